@@ -16,15 +16,16 @@ std::string format_guid(uint64_t node_guid) {
 
 Result<DeviceList> DeviceList::open() {
   int count = 0;
-  errno = 0;
   ibv_device** devices = ibv_get_device_list(&count);
   if (devices == nullptr) {
     // ENOSYS is what a machine without RDMA in its kernel gives; say so,
     // because "Function not implemented" alone sends people looking for a
     // bug in pinfs.
-    std::string detail = errno == ENOSYS
+    const int errnum = errno;
+    std::string detail = errnum == ENOSYS
                              ? "the running kernel has no RDMA user verbs: is ib_uverbs loaded?"
                              : "";
+    errno = errnum;  // building the detail may have overwritten it
     return Error::from_errno("list RDMA devices", "", std::move(detail));
   }
   return DeviceList(devices, count > 0 ? static_cast<size_t>(count) : 0);
