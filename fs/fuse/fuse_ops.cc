@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,33 @@ FileSystem& fs_of(fuse_req_t req) { return frontend(req).fs(); }
 Caller caller_of(fuse_req_t req) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
   return Caller{.pid = ctx->pid, .uid = ctx->uid, .gid = ctx->gid};
+}
+
+// The kernel's FUSE names the calling *thread*; leases belong to processes.
+// Only layout-changing requests need the process (the EDEADLK rule and a
+// write-lease holder's own changes), so only they pay for the lookup.
+pid_t process_of_thread(pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", static_cast<int>(tid));
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return tid;  // gone already: no lease can match anyway
+  char line[256];
+  pid_t tgid = tid;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    int value = 0;
+    if (std::sscanf(line, "Tgid: %d", &value) == 1) {
+      tgid = value;
+      break;
+    }
+  }
+  std::fclose(f);
+  return tgid;
+}
+
+Caller layout_caller_of(fuse_req_t req) {
+  Caller c = caller_of(req);
+  c.pid = process_of_thread(c.pid);
+  return c;
 }
 
 // The one place where an Error becomes an errno for the kernel.
@@ -95,7 +123,6 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   (void)userdata;
   // Large requests: one 1 MiB write is one persist, not eight.
   conn->max_write = 1u << 20;
-  conn->max_read = 1u << 20;
   conn->max_readahead = 1u << 20;
   if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
   // Write-through: write() must be durable when it returns, which the
@@ -152,7 +179,8 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
   } else if (to_set & FUSE_SET_ATTR_MTIME) {
     changes.mtime = Timespec{attr->st_mtim.tv_sec, static_cast<std::uint32_t>(attr->st_mtim.tv_nsec)};
   }
-  auto r = fs_of(req).setattr(ino, changes, caller_of(req));
+  auto r = fs_of(req).setattr(
+      ino, changes, changes.size ? layout_caller_of(req) : caller_of(req));
   if (r.ok()) reply_attr(req, *r);
   else reply_error(req, r.error());
 }
@@ -172,11 +200,11 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) 
 }
 
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  reply_status(req, fs_of(req).unlink(parent, name, caller_of(req)));
+  reply_status(req, fs_of(req).unlink(parent, name, layout_caller_of(req)));
 }
 
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  reply_status(req, fs_of(req).rmdir(parent, name, caller_of(req)));
+  reply_status(req, fs_of(req).rmdir(parent, name, layout_caller_of(req)));
 }
 
 void op_symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
@@ -189,7 +217,8 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t n
     fuse_reply_err(req, EINVAL);  // RENAME_WHITEOUT is for overlay file systems
     return;
   }
-  reply_status(req, fs_of(req).rename(parent, name, newparent, newname, flags, caller_of(req)));
+  reply_status(req, fs_of(req).rename(parent, name, newparent, newname, flags,
+                                      layout_caller_of(req)));
 }
 
 void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
@@ -416,7 +445,7 @@ void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t 
     return;
   }
   reply_status(req, fs_of(req).fallocate(ino, mode, static_cast<std::uint64_t>(offset),
-                                         static_cast<std::uint64_t>(length), caller_of(req)));
+                                         static_cast<std::uint64_t>(length), layout_caller_of(req)));
 }
 
 const fuse_lowlevel_ops kOps = [] {
