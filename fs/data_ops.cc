@@ -1,0 +1,352 @@
+// File data: read, write, truncate, fallocate, make_mappable, extents.
+//
+// Allocation policy (docs/format.md, "Allocation"): the file is seen as file
+// units of one aligned unit each. A file unit is either unmapped, small
+// blocks, or one whole aligned unit. A unit allocates aligned when the file
+// has the aligned policy, or when it lies past the file's first unit (the
+// file has grown past one unit) and holds no small blocks yet; a file without
+// the policy falls back to small blocks when no unit is free.
+//
+// Invariant: allocated bytes past EOF are zero. New blocks are zeroed (except
+// what the write covers) and persisted before the txn that maps them; a
+// shrinking truncate zeroes the tail it keeps before it commits.
+#include <fmt/format.h>
+#include <linux/falloc.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+#include "fs/le.h"
+#include "fs/pmem_filesystem.h"
+
+namespace pinfs::fs {
+
+namespace {
+
+std::uint64_t div_up(std::uint64_t v, std::uint64_t d) { return v / d + (v % d != 0); }
+
+}  // namespace
+
+Result<bool> PmemFileSystem::has_aligned_units(Op& op, const format::Inode& inode) {
+  if ((inode.flags & format::kInodeFlagAligned) != 0) return true;
+  PINFS_ASSIGN_OR_RETURN(auto all, maps_.find(op.view, inode, 0, UINT64_MAX));
+  for (const Mapping& m : all)
+    if (alloc_.unit_state(geo_.unit_of_block(m.media_block)) == format::kUnitAligned) return true;
+  return false;
+}
+
+Result<bool> PmemFileSystem::unit_is_aligned(Op& op, const format::Inode& inode,
+                                             std::uint64_t file_unit) {
+  const std::uint64_t bpu = geo_.blocks_per_unit();
+  PINFS_ASSIGN_OR_RETURN(auto in_unit, maps_.find(op.view, inode, file_unit * bpu, bpu));
+  for (const Mapping& m : in_unit)
+    if (alloc_.unit_state(geo_.unit_of_block(m.media_block)) == format::kUnitAligned) return true;
+  return false;
+}
+
+Status PmemFileSystem::zero_mapped(Op& op, const format::Inode& inode, std::uint64_t begin,
+                                   std::uint64_t end) {
+  if (begin >= end) return ok_status();
+  const std::uint64_t bs = geo_.block_size;
+  PINFS_ASSIGN_OR_RETURN(auto maps, maps_.find(op.view, inode, begin / bs,
+                                               div_up(end, bs) - begin / bs));
+  for (const Mapping& m : maps) {
+    std::uint64_t s = std::max(begin, m.file_block * bs);
+    std::uint64_t e = std::min(end, m.file_end() * bs);
+    if (s >= e) continue;
+    std::uint64_t media_off = m.media_block * bs + (s - m.file_block * bs);
+    media_->fill(media_off, 0, e - s);
+    media_->flush(media_off, e - s);
+  }
+  return ok_status();
+}
+
+Status PmemFileSystem::unmap_range(Op& op, format::Inode& inode, std::uint64_t first_block,
+                                   std::uint64_t end_block) {
+  if (first_block >= end_block) return ok_status();
+  PINFS_ASSIGN_OR_RETURN(auto removed,
+                         maps_.remove(op.view, inode, first_block, end_block - first_block));
+  for (const Mapping& m : removed) Allocator::free_later(op.txn, {m.media_block, m.count});
+  return ok_status();
+}
+
+Status PmemFileSystem::allocate_range(Op& op, format::Inode& inode, std::uint64_t first_block,
+                                      std::uint64_t end_block, std::uint64_t write_begin,
+                                      std::uint64_t write_end) {
+  const std::uint64_t bs = geo_.block_size;
+  const std::uint64_t bpu = geo_.blocks_per_unit();
+  const bool policy = (inode.flags & format::kInodeFlagAligned) != 0;
+  // Zeroes the new blocks at file bytes [fb, fe) (media from media_off),
+  // except what the write will cover.
+  auto zero_new = [&](std::uint64_t fb, std::uint64_t fe, std::uint64_t media_off) {
+    std::uint64_t cs = std::clamp(write_begin, fb, fe);
+    std::uint64_t ce = std::clamp(write_end, fb, fe);
+    auto zero = [&](std::uint64_t s, std::uint64_t e) {
+      if (s >= e) return;
+      media_->fill(media_off + (s - fb), 0, e - s);
+      media_->flush(media_off + (s - fb), e - s);
+    };
+    if (cs >= ce) {
+      zero(fb, fe);
+    } else {
+      zero(fb, cs);
+      zero(ce, fe);
+    }
+  };
+  for (std::uint64_t k = first_block / bpu; k * bpu < end_block; ++k) {
+    const std::uint64_t ub = k * bpu;
+    const std::uint64_t a = std::max(first_block, ub);
+    const std::uint64_t b = std::min(end_block, ub + bpu);
+    PINFS_ASSIGN_OR_RETURN(auto existing, maps_.find(op.view, inode, ub, bpu));
+    bool aligned_mapped = false;
+    for (const Mapping& m : existing)
+      aligned_mapped |= alloc_.unit_state(geo_.unit_of_block(m.media_block)) == format::kUnitAligned;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> holes;
+    std::uint64_t at = a;
+    for (const Mapping& m : existing) {
+      if (m.file_end() <= at) continue;
+      if (m.file_block >= b) break;
+      if (m.file_block > at) holes.push_back({at, m.file_block});
+      at = std::max(at, m.file_end());
+    }
+    if (at < b) holes.push_back({at, b});
+    if (holes.empty()) continue;
+    if (aligned_mapped)
+      return corrupt("allocate", InodeTable::name(inode.ino),
+                     fmt::format("file unit {} maps an aligned unit only in part", k));
+    if (existing.empty() && (policy || k >= 1)) {
+      std::uint64_t goal = 0;
+      if (k > 0) {
+        PINFS_ASSIGN_OR_RETURN(auto prev, maps_.find(op.view, inode, ub - 1, 1));
+        if (!prev.empty()) goal = geo_.unit_of_block(prev.front().media_block) + 1;
+      }
+      auto units = alloc_.allocate_units(op.view, 1, goal);
+      if (units.ok()) {
+        std::uint64_t mb = units->front().block;
+        PINFS_TRY(maps_.insert(op.view, inode, {ub, mb, bpu}));
+        zero_new(ub * bs, (ub + bpu) * bs, mb * bs);
+        continue;
+      }
+      if (policy) return std::move(units).error();
+    }
+    for (auto [h0, h1] : holes) {
+      std::uint64_t goal = 0;
+      if (h0 > 0) {
+        PINFS_ASSIGN_OR_RETURN(auto prev, maps_.find(op.view, inode, h0 - 1, 1));
+        if (!prev.empty()) goal = prev.front().media_block + (h0 - prev.front().file_block);
+      }
+      PINFS_ASSIGN_OR_RETURN(auto runs, alloc_.allocate_blocks(op.view, h1 - h0, goal, false));
+      std::uint64_t fb = h0;
+      for (const BlockRun& run : runs) {
+        PINFS_TRY(maps_.insert(op.view, inode, {fb, run.block, run.count}));
+        zero_new(fb * bs, (fb + run.count) * bs, run.block * bs);
+        fb += run.count;
+      }
+    }
+  }
+  return ok_status();
+}
+
+Result<std::size_t> PmemFileSystem::read(InodeNumber ino, std::uint64_t offset,
+                                         std::span<std::byte> out) {
+  std::shared_lock lock(mutex_);
+  MetaView view = read_view();
+  auto body = [&]() -> Result<std::size_t> {
+    PINFS_ASSIGN_OR_RETURN(format::Inode n, inodes_.read(view, ino));
+    if ((n.mode & S_IFMT) == S_IFDIR) return Error(EISDIR, "read", InodeTable::name(ino));
+    if ((n.mode & S_IFMT) != S_IFREG)
+      return Error(EINVAL, "read", InodeTable::name(ino), "not a regular file");
+    if (offset >= n.size || out.empty()) return std::size_t{0};
+    const std::uint64_t len = std::min<std::uint64_t>(out.size(), n.size - offset);
+    const std::uint64_t end = offset + len;
+    const std::uint64_t bs = geo_.block_size;
+    PINFS_ASSIGN_OR_RETURN(auto maps, maps_.find(view, n, offset / bs,
+                                                 div_up(end, bs) - offset / bs));
+    std::uint64_t at = offset;  // holes read as zeros
+    for (const Mapping& m : maps) {
+      std::uint64_t s = std::max(offset, m.file_block * bs);
+      std::uint64_t e = std::min(end, m.file_end() * bs);
+      if (s >= e) continue;
+      if (s > at) std::memset(out.data() + (at - offset), 0, s - at);
+      std::memcpy(out.data() + (s - offset), media_->data() + m.media_block * bs + (s - m.file_block * bs),
+                  e - s);
+      at = e;
+    }
+    if (at < end) std::memset(out.data() + (at - offset), 0, end - at);
+    return static_cast<std::size_t>(len);
+  };
+  auto r = body();
+  if (!r.ok()) return note(std::move(r).error());
+  return r;
+}
+
+Result<std::size_t> PmemFileSystem::write(InodeNumber ino, std::uint64_t offset,
+                                          std::span<const std::byte> data, const Caller& caller) {
+  if (data.empty()) return std::size_t{0};
+  std::unique_lock lock(mutex_);
+  PINFS_TRY(writable("write", ino));
+  Op op(*this);
+  auto body = [&]() -> Result<std::size_t> {
+    PINFS_ASSIGN_OR_RETURN(format::Inode n, inodes_.read(op.view, ino));
+    if ((n.mode & S_IFMT) == S_IFDIR) return Error(EISDIR, "write", InodeTable::name(ino));
+    if ((n.mode & S_IFMT) != S_IFREG)
+      return Error(EINVAL, "write", InodeTable::name(ino), "not a regular file");
+    if (offset > kMaxFileBytes || data.size() > kMaxFileBytes - offset)
+      return Error(EFBIG, "write", InodeTable::name(ino),
+                   fmt::format("[{}, +{}) beyond the largest file", offset, data.size()));
+    const std::uint64_t end = offset + data.size();
+    const std::uint64_t bs = geo_.block_size;
+    PINFS_TRY(allocate_range(op, n, offset / bs, div_up(end, bs), offset, end));
+    PINFS_ASSIGN_OR_RETURN(auto maps, maps_.find(op.view, n, offset / bs,
+                                                 div_up(end, bs) - offset / bs));
+    for (const Mapping& m : maps) {
+      std::uint64_t s = std::max(offset, m.file_block * bs);
+      std::uint64_t e = std::min(end, m.file_end() * bs);
+      if (s >= e) continue;
+      std::uint64_t media_off = m.media_block * bs + (s - m.file_block * bs);
+      media_->store(media_off, data.data() + (s - offset), e - s);
+      media_->flush(media_off, e - s);
+    }
+    // The data (and the zeroed rest of new blocks) is durable before the txn
+    // that maps the blocks or grows the size.
+    media_->drain();
+    if (end > n.size) n.size = end;
+    Timespec t = now();
+    set_time(n.mtime, t);
+    set_time(n.ctime, t);
+    // Writing drops set-user-ID (and group-executable set-group-ID) unless
+    // root writes, as Linux's file_remove_privs does.
+    if (caller.uid != 0) {
+      std::uint32_t mode = n.mode;
+      mode &= ~static_cast<std::uint32_t>(S_ISUID);
+      if ((mode & S_IXGRP) != 0) mode &= ~static_cast<std::uint32_t>(S_ISGID);
+      n.mode = mode;
+    }
+    inodes_.write(op.view, n);
+    PINFS_TRY(commit(op));
+    return data.size();
+  };
+  auto r = body();
+  if (!r.ok()) return note(std::move(r).error());
+  return r;
+}
+
+Status PmemFileSystem::truncate_locked(InodeNumber ino, std::uint64_t size) {
+  const std::uint64_t bs = geo_.block_size;
+  const std::uint64_t bpu = geo_.blocks_per_unit();
+  // Zero what the file keeps past the new size, then unmap the rest in
+  // batches; every batch is a consistent file (the size covers all kept
+  // data). The last batch is left to the caller's op.
+  for (;;) {
+    Op op(*this);
+    PINFS_ASSIGN_OR_RETURN(format::Inode n, inodes_.read(op.view, ino));
+    if (size >= n.size) return ok_status();
+    std::uint64_t keep_end = div_up(size, bs);
+    if (keep_end % bpu != 0) {
+      PINFS_ASSIGN_OR_RETURN(bool aligned, unit_is_aligned(op, n, keep_end / bpu));
+      if (aligned) keep_end = (keep_end / bpu + 1) * bpu;
+    }
+    PINFS_TRY(zero_mapped(op, n, size, std::min<std::uint64_t>(n.size, keep_end * bs)));
+    media_->drain();
+    PINFS_ASSIGN_OR_RETURN(auto beyond, maps_.find(op.view, n, keep_end, UINT64_MAX));
+    if (beyond.size() <= kFreeBatchExtents) return ok_status();
+    std::uint64_t from = beyond[beyond.size() - kFreeBatchExtents].file_block;
+    PINFS_TRY(unmap_range(op, n, from, UINT64_MAX));
+    n.size = std::max(size, std::min<std::uint64_t>(n.size, from * bs));
+    inodes_.write(op.view, n);
+    PINFS_TRY(commit(op));
+  }
+}
+
+Status PmemFileSystem::apply_setattr(Op& op, format::Inode& n, const SetAttr& c,
+                                     const Caller& caller) {
+  (void)caller;
+  Timespec t = now();
+  if (c.size) {
+    const std::uint64_t bs = geo_.block_size;
+    const std::uint64_t bpu = geo_.blocks_per_unit();
+    if (*c.size < n.size) {
+      std::uint64_t keep_end = div_up(*c.size, bs);
+      if (keep_end % bpu != 0) {
+        PINFS_ASSIGN_OR_RETURN(bool aligned, unit_is_aligned(op, n, keep_end / bpu));
+        if (aligned) keep_end = (keep_end / bpu + 1) * bpu;
+      }
+      PINFS_TRY(unmap_range(op, n, keep_end, UINT64_MAX));
+    }
+    n.size = *c.size;
+    set_time(n.mtime, t);
+    set_time(n.ctime, t);
+  }
+  if (c.mode) n.mode = (n.mode & ~07777u) | (*c.mode & 07777u);
+  if (c.uid || c.gid) {
+    if (c.uid) n.uid = *c.uid;
+    if (c.gid) n.gid = *c.gid;
+    // chown drops set-user-ID, and set-group-ID when group-executable, on
+    // regular files (Linux's ATTR_KILL_SUID/SGID), unless mode is set too.
+    if ((n.mode & S_IFMT) == S_IFREG && !c.mode) {
+      std::uint32_t mode = n.mode;
+      mode &= ~static_cast<std::uint32_t>(S_ISUID);
+      if ((mode & S_IXGRP) != 0) mode &= ~static_cast<std::uint32_t>(S_ISGID);
+      n.mode = mode;
+    }
+  }
+  if (c.atime_now) set_time(n.atime, t);
+  else if (c.atime) set_time(n.atime, *c.atime);
+  if (c.mtime_now) set_time(n.mtime, t);
+  else if (c.mtime) set_time(n.mtime, *c.mtime);
+  set_time(n.ctime, t);
+  return ok_status();
+}
+
+Result<Attr> PmemFileSystem::setattr(InodeNumber ino, const SetAttr& changes,
+                                     const Caller& caller) {
+  if (changes.size && *changes.size > kMaxFileBytes)
+    return Error(EFBIG, "truncate", InodeTable::name(ino),
+                 fmt::format("{} bytes is beyond the largest file", *changes.size));
+  if ((changes.atime && changes.atime->nsec >= 1000000000u) ||
+      (changes.mtime && changes.mtime->nsec >= 1000000000u))
+    return Error(EINVAL, "setattr", InodeTable::name(ino), "nanoseconds out of range");
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    bool shrinking = false;
+    if (changes.size) {
+      std::shared_lock lock(mutex_);
+      auto n = inodes_.read(read_view(), ino);
+      if (!n.ok()) return note(std::move(n).error());
+      if ((n->mode & S_IFMT) == S_IFDIR) return Error(EISDIR, "truncate", InodeTable::name(ino));
+      if ((n->mode & S_IFMT) != S_IFREG)
+        return Error(EINVAL, "truncate", InodeTable::name(ino), "not a regular file");
+      shrinking = *changes.size < n->size;
+    }
+    LayoutScope scope(hooks_.load());
+    if (shrinking)
+      PINFS_TRY(scope.begin({LayoutChangeKind::truncate_down, ino, *changes.size, kToEnd, caller}));
+    std::unique_lock lock(mutex_);
+    PINFS_TRY(writable("setattr", ino));
+    bool retry = false;
+    auto body = [&]() -> Result<Attr> {
+      {
+        MetaView view = read_view();
+        PINFS_ASSIGN_OR_RETURN(format::Inode n, inodes_.read(view, ino));
+        if (changes.size && *changes.size < n.size && !scope.begun() && hooks_.load() != nullptr) {
+          retry = true;
+          return Attr{};
+        }
+      }
+      if (changes.size) PINFS_TRY(truncate_locked(ino, *changes.size));
+      Op op(*this);
+      PINFS_ASSIGN_OR_RETURN(format::Inode n, inodes_.read(op.view, ino));
+      PINFS_TRY(apply_setattr(op, n, changes, caller));
+      inodes_.write(op.view, n);
+      PINFS_TRY(commit(op));
+      return to_attr(n);
+    };
+    auto r = body();
+    if (!r.ok()) return note(std::move(r).error());
+    if (!retry) return r;
+  }
+  return Error(EAGAIN, "setattr", InodeTable::name(ino), "the file kept changing");
+}
+
+}  // namespace pinfs::fs
