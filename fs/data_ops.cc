@@ -149,12 +149,50 @@ Status PmemFileSystem::allocate_range(Op& op, format::Inode& inode, std::uint64_
   return ok_status();
 }
 
+namespace {
+
+bool before(const format::Time& a, const format::Time& b) {
+  return a.sec < b.sec || (a.sec == b.sec && a.nsec <= b.nsec);
+}
+
+}  // namespace
+
+// relatime, as Linux mounts by default: a read updates atime only when atime
+// is not newer than mtime or ctime, or is a day old. So a file read over and
+// over costs one txn a day, not one per read.
+bool PmemFileSystem::atime_is_stale(const format::Inode& n) {
+  constexpr std::int64_t kDaySeconds = 24 * 3600;
+  return before(n.atime, n.mtime) || before(n.atime, n.ctime) ||
+         now().sec - n.atime.sec.get() >= kDaySeconds;
+}
+
+void PmemFileSystem::touch_atime(InodeNumber ino) {
+  std::unique_lock lock(mutex_);
+  if (!writable("read", ino).ok()) return;
+  Op op(*this);
+  auto n = inodes_.read(op.view, ino);
+  if (!n.ok() || !atime_is_stale(*n)) return;
+  set_time(n->atime, now());
+  inodes_.write(op.view, *n);
+  // The read already succeeded; a failed atime update is not its error.
+  (void)commit(op);
+}
+
 Result<std::size_t> PmemFileSystem::read(InodeNumber ino, std::uint64_t offset,
                                          std::span<std::byte> out) {
+  bool stale_atime = false;
+  auto r = read_locked(ino, offset, out, stale_atime);
+  if (r.ok() && stale_atime && !read_only_) touch_atime(ino);
+  return r;
+}
+
+Result<std::size_t> PmemFileSystem::read_locked(InodeNumber ino, std::uint64_t offset,
+                                                std::span<std::byte> out, bool& stale_atime) {
   std::shared_lock lock(mutex_);
   MetaView view = read_view();
   auto body = [&]() -> Result<std::size_t> {
     PINFS_ASSIGN_OR_RETURN(format::Inode n, inodes_.read(view, ino));
+    stale_atime = atime_is_stale(n);
     if ((n.mode & S_IFMT) == S_IFDIR) return Error(EISDIR, "read", InodeTable::name(ino));
     if ((n.mode & S_IFMT) != S_IFREG)
       return Error(EINVAL, "read", InodeTable::name(ino), "not a regular file");

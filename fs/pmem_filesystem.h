@@ -155,6 +155,10 @@ class PmemFileSystem final : public FileSystem {
   bool is_open(InodeNumber ino) const;
 
   // Data helpers (data_ops.cc).
+  Result<std::size_t> read_locked(InodeNumber ino, std::uint64_t offset,
+                                  std::span<std::byte> out, bool& stale_atime);
+  static bool atime_is_stale(const format::Inode& inode);
+  void touch_atime(InodeNumber ino);
   Status allocate_range(Op& op, format::Inode& inode, std::uint64_t first_block,
                         std::uint64_t end_block, std::uint64_t write_begin,
                         std::uint64_t write_end);

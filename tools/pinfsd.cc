@@ -4,6 +4,10 @@
 //   pinfsd [options] --pool FILE MOUNTPOINT
 //                                          a pool file, created and formatted
 //                                          if missing (no pmem needed)
+//
+// Besides the mount it serves the control socket (--socket) through which
+// clients lease, map and pin files (docs/protocol.md, docs/client.md).
+#include <grp.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,12 +18,15 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "fs/filesystem.h"
 #include "fs/fuse/fuse_frontend.h"
 #include "fs/media.h"
 #include "fs/units.h"
+#include "lease/lease_manager.h"
+#include "tools/control/control_server.h"
 
 namespace {
 
@@ -45,7 +52,31 @@ struct Options {
   double attr_timeout_s = 1.0;
   unsigned threads = 16;
   std::vector<std::string> fuse_options;
+  std::string map_group;  // empty: only root may map
+  std::uint32_t lease_break_ms = pinfs::lease::kDefaultLeaseBreakMs;
+  std::string on_break_timeout = "fail";
 };
+
+// --map-group: a group name or a numeric gid.
+Result<std::optional<gid_t>> resolve_group(const std::string& name) {
+  if (name.empty()) return std::optional<gid_t>();
+  if (name.find_first_not_of("0123456789") == std::string::npos) {
+    return std::optional<gid_t>(static_cast<gid_t>(std::stoul(name)));
+  }
+  group* g = ::getgrnam(name.c_str());
+  if (g == nullptr) return Error(ENOENT, "resolve --map-group", name, "no such group");
+  return std::optional<gid_t>(g->gr_gid);
+}
+
+// Clients name files by paths under the mount point: compare them against
+// the absolute, normalised form of what the user gave.
+std::string normalised_mountpoint(const std::string& path) {
+  std::error_code ec;
+  auto canonical = std::filesystem::weakly_canonical(std::filesystem::absolute(path), ec);
+  std::string out = ec ? std::filesystem::absolute(path).lexically_normal().string() : canonical.string();
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
 
 Result<std::unique_ptr<pfs::Media>> open_media(const Options& o) {
   if (o.pool.empty()) return pfs::Media::open(o.target);
@@ -74,6 +105,49 @@ int run(const Options& o) {
     }
     return 1;
   }
+  // Layout changes made through the mount consult the lease manager first
+  // (fs::LayoutHooks); extents freed while pinned wait in quarantine until
+  // the manager hands them back here.
+  pfs::FileSystem* filesystem = fs->get();
+  pinfs::lease::LeaseManagerOptions lo;
+  lo.lease_break_ms = o.lease_break_ms;
+  lo.break_policy = o.on_break_timeout == "revoke" ? pinfs::lease::BreakPolicy::revoke
+                                                   : pinfs::lease::BreakPolicy::fail;
+  lo.on_quarantine_released = [filesystem](const std::vector<pinfs::pin::ByteRange>& ranges) {
+    for (const auto& range : ranges) {
+      if (auto st = filesystem->release_quarantined(range.offset, range.length); !st.ok()) {
+        spdlog::error("{}", st.error().message());
+      }
+    }
+  };
+  pinfs::lease::LeaseManager manager(std::move(lo));
+  filesystem->set_layout_hooks(&manager);
+  // Declared after the manager: the hooks are removed before it goes, on
+  // every return below.
+  struct HooksGuard {
+    pfs::FileSystem* fs;
+    ~HooksGuard() { fs->set_layout_hooks(nullptr); }
+  } hooks_guard{filesystem};
+
+  auto map_group = resolve_group(o.map_group);
+  if (!map_group.ok()) {
+    spdlog::error("{}", map_group.error().message());
+    (void)filesystem->unmount();
+    return 1;
+  }
+  pinfs::control::ControlServerOptions co;
+  co.socket_path = o.socket;
+  co.mountpoint = normalised_mountpoint(o.mountpoint);
+  co.map_group = *map_group;
+  co.map_group_name = o.map_group;
+  // Bound now, while the process has one thread: daemonize() forks.
+  auto control = pinfs::control::ControlServer::create(*filesystem, manager, co);
+  if (!control.ok()) {
+    spdlog::error("{}", control.error().message());
+    (void)filesystem->unmount();
+    return 1;
+  }
+
   pfs::FuseOptions fo;
   fo.mountpoint = o.mountpoint;
   fo.allow_other = o.allow_other;
@@ -102,11 +176,20 @@ int run(const Options& o) {
       spdlog::error("{}", st.error().message());
       return 1;
     }
+    if (auto st = (*control)->start(); !st.ok()) {
+      spdlog::error("{}", st.error().message());
+      return 1;
+    }
     if (auto st = (*frontend)->serve(); !st.ok()) {
       spdlog::error("{}", st.error().message());
       rc = 1;
     }
+    // Clients see their connections close; their leases go, their pins stay
+    // out of the free pool until this process ends.
+    (*control)->stop();
   }  // the frontend unmounts and drops the kernel's references here
+  control->reset();  // removes the socket
+  filesystem->set_layout_hooks(nullptr);
   if (auto st = (*fs)->unmount(); !st.ok()) {
     spdlog::error("{}", st.error().message());
     return 1;
@@ -142,6 +225,17 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "maximum FUSE worker threads")->capture_default_str();
   app.add_flag("--fuse-debug", o.fuse_debug, "trace every FUSE request (libfuse -d)");
   app.add_option("-o", o.fuse_options, "extra FUSE mount option (repeatable)");
+  app.add_option("--map-group", o.map_group,
+                 "group (name or gid) whose members may connect to the control socket and map "
+                 "files; without it only root may (the mapping grants the whole device)");
+  app.add_option("--lease-break-ms", o.lease_break_ms,
+                 "how long a layout change waits for lease holders to release after a BREAK")
+      ->capture_default_str();
+  app.add_option("--on-break-timeout", o.on_break_timeout,
+                 "when a holder does not release in time: fail (the change fails with ETXTBSY) "
+                 "or revoke (the lease goes, pinned extents are quarantined)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fail", "revoke"}));
   CLI11_PARSE(app, argc, argv);
 
   if (positional.size() == 2) {

@@ -268,6 +268,24 @@ TEST_F(DataTest, SetattrSetsTimesExplicitlyOrToNow) {
   EXPECT_EQ(fs_->getattr(f)->mtime, a->mtime);
 }
 
+TEST_F(DataTest, ReadUpdatesAtimeLikeRelatime) {
+  InodeNumber f = create(kRootInode, "f");
+  write_string(f, 0, "data");
+  Attr written = *fs_->getattr(f);
+  ::usleep(2000);
+  EXPECT_EQ(read_string(f, 0, 4), "data");
+  Attr first = *fs_->getattr(f);
+  EXPECT_NE(first.atime, written.atime);
+  EXPECT_EQ(first.mtime, written.mtime);
+  ::usleep(2000);
+  read_string(f, 0, 4);
+  EXPECT_EQ(fs_->getattr(f)->atime, first.atime) << "atime newer than mtime: no update";
+  ::usleep(2000);
+  write_string(f, 0, "more");
+  read_string(f, 0, 4);
+  EXPECT_NE(fs_->getattr(f)->atime, first.atime);
+}
+
 TEST_F(DataTest, StatfsAccountsBlocksAndInodes) {
   auto before = fs_->statfs();
   ASSERT_OK(before);

@@ -1,0 +1,206 @@
+// The control socket's robustness: a malformed, oversized or out-of-order
+// message closes that one connection (with a logged reason) and no other;
+// a client that goes loses its leases.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "pin/protocol/frame.h"
+#include "pin/protocol/limits.h"
+#include "pin/protocol/message_codec.h"
+#include "pin/protocol/unix_socket.h"
+#include "tests/control/control_test_fixture.h"
+#include "tests/control/file_ops.h"
+
+namespace pinfs::control_test {
+namespace {
+
+using ConnectionTest = ControlTest;
+
+// A raw connection, to send what the client library never would.
+class RawConnection {
+ public:
+  explicit RawConnection(const std::string& socket) {
+    auto fd = protocol::connect_unix(socket);
+    EXPECT_TRUE(fd.ok()) << fd.error().message();
+    fd_ = fd.ok() ? *fd : -1;
+  }
+  ~RawConnection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void send(const std::vector<std::byte>& bytes) {
+    ASSERT_TRUE(protocol::send_all(fd_, bytes).ok());
+  }
+  void hello(std::uint16_t min_version = protocol::kMinProtocolVersion,
+             std::uint16_t max_version = protocol::kProtocolVersion) {
+    send(protocol::encode_request(1, protocol::Hello{protocol::kMagic, min_version, max_version, "raw"}));
+  }
+  // The next frame, or nullopt when the daemon closed the connection.
+  std::optional<protocol::Frame> receive() {
+    std::vector<std::byte> buffer(64 * 1024);
+    std::vector<int> fds;
+    for (;;) {
+      auto next = assembler_.next();
+      if (!next.ok() || next->has_value()) return next.ok() ? std::move(*next) : std::nullopt;
+      timeval timeout{10, 0};
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+      auto n = protocol::receive_some(fd_, buffer, fds, false);
+      if (!n.ok() || *n == 0) return std::nullopt;
+      assembler_.append(std::span(buffer).first(*n));
+    }
+  }
+  // True once the daemon has closed its end (EOF).
+  bool closed_by_daemon() {
+    while (auto frame = receive()) {
+    }
+    return true;
+  }
+
+ private:
+  int fd_ = -1;
+  protocol::FrameAssembler assembler_{protocol::kMaxMessageBytes};
+};
+
+std::vector<std::byte> le32(std::uint32_t v) {
+  std::vector<std::byte> out;
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::byte>(v >> (8 * i)));
+  return out;
+}
+
+TEST_F(ConnectionTest, MalformedMessagesCloseOnlyTheirOwnConnection) {
+  ASSERT_EQ(write_pattern(path("f"), 2 << 20, 1), 0);
+  auto client = connect();
+  PINFS_ASSERT_OK(client);
+  auto file = client->open(path("f"));
+  PINFS_ASSERT_OK(file);
+  auto lease = file->lease(LeaseKind::read);
+  PINFS_ASSERT_OK(lease);
+
+  {  // Oversized: a length above the request limit.
+    RawConnection raw(socket_path());
+    raw.hello();
+    ASSERT_TRUE(raw.receive().has_value());
+    raw.send(le32(protocol::kMaxRequestBytes + 1));
+    EXPECT_TRUE(raw.closed_by_daemon());
+  }
+  {  // Out of order: a request before HELLO.
+    RawConnection raw(socket_path());
+    raw.send(protocol::encode_request(1, protocol::OpenRequest{"f"}));
+    EXPECT_FALSE(raw.receive().has_value());
+  }
+  {  // Malformed body: a string length past the end of the frame.
+    RawConnection raw(socket_path());
+    raw.hello();
+    ASSERT_TRUE(raw.receive().has_value());
+    std::vector<std::byte> bad = protocol::encode_request(2, protocol::OpenRequest{"abc"});
+    bad[protocol::kFrameHeaderBytes] = std::byte{200};
+    raw.send(bad);
+    EXPECT_FALSE(raw.receive().has_value());
+  }
+  {  // A reply kind from a client.
+    RawConnection raw(socket_path());
+    raw.hello();
+    ASSERT_TRUE(raw.receive().has_value());
+    raw.send(protocol::encode_reply(3, protocol::MessageKind::open, protocol::EmptyReply{}));
+    EXPECT_FALSE(raw.receive().has_value());
+  }
+  {  // Wrong magic in HELLO.
+    RawConnection raw(socket_path());
+    raw.send(protocol::encode_request(1, protocol::Hello{0x1234, 1, 1, "x"}));
+    EXPECT_FALSE(raw.receive().has_value());
+  }
+
+  // The well-behaved client never noticed.
+  EXPECT_TRUE(client->connected());
+  EXPECT_TRUE(lease->held());
+  auto pin = lease->pin({0, 2 << 20});
+  PINFS_ASSERT_OK(pin);
+  const std::string log = fs().daemon_log();
+  EXPECT_NE(log.find("exceeds the limit of 8192 bytes"), std::string::npos) << log;
+  EXPECT_NE(log.find("before HELLO (out of order)"), std::string::npos) << log;
+  EXPECT_NE(log.find("field 'path'"), std::string::npos) << log;
+  EXPECT_NE(log.find("wrong magic"), std::string::npos) << log;
+}
+
+TEST_F(ConnectionTest, AClientWithoutACommonVersionIsRefusedWithEprotonosupport) {
+  RawConnection raw(socket_path());
+  raw.hello(protocol::kProtocolVersion + 1, protocol::kProtocolVersion + 5);
+  auto frame = raw.receive();
+  ASSERT_TRUE(frame.has_value());
+  auto reply = protocol::decode_reply<protocol::HelloReply>(*frame, protocol::MessageKind::hello);
+  PINFS_ASSERT_OK(reply);
+  ASSERT_TRUE(reply->error.has_value());
+  EXPECT_EQ(reply->error->errnum(), EPROTONOSUPPORT);
+  EXPECT_NE(reply->error->message().find("protocol versions"), std::string::npos);
+  EXPECT_TRUE(raw.closed_by_daemon());
+}
+
+TEST_F(ConnectionTest, AClientThatExitsLosesItsLeasesAndNothingWaitsForIt) {
+  ASSERT_EQ(write_pattern(path("f"), 2 << 20, 2), 0);
+  const std::string socket = socket_path();
+  const std::string file_path = path("f");
+  // The child takes a lease and exits without releasing it.
+  EXPECT_EQ(in_child_process([&] {
+              auto client = Client::connect(socket);
+              if (!client.ok()) return 1;
+              auto file = client->open(file_path);
+              if (!file.ok()) return 2;
+              auto lease = file->lease(LeaseKind::unbreakable);
+              if (!lease.ok()) return 3;
+              ::_exit(0);  // no destructors: the daemon sees the socket close
+            }),
+            -1);
+  auto client = connect();
+  PINFS_ASSERT_OK(client);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    auto leases = client->list_leases_json();
+    PINFS_ASSERT_OK(leases);
+    if (nlohmann::json::parse(*leases)["leases"].empty()) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << *leases;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(punch_hole(file_path, 0, 1 << 20), 0);
+}
+
+TEST_F(ConnectionTest, ListingsShowPinsAndLeasesWithTheirHolders) {
+  ASSERT_EQ(write_pattern(path("f"), 2 << 20, 3), 0);
+  auto client = connect();
+  PINFS_ASSERT_OK(client);
+  auto file = client->open(path("f"));
+  PINFS_ASSERT_OK(file);
+  auto lease = file->lease(LeaseKind::read, {0, 2 << 20});
+  PINFS_ASSERT_OK(lease);
+  auto pin = lease->pin({0, 1 << 20});
+  PINFS_ASSERT_OK(pin);
+  PINFS_ASSERT_OK(pin->report_registration({"mlx5_0", 1, 2, 0x1000, 1 << 20, 7}));
+
+  auto leases = client->list_leases_json();
+  PINFS_ASSERT_OK(leases);
+  auto l = nlohmann::json::parse(*leases)["leases"];
+  ASSERT_EQ(l.size(), 1u);
+  EXPECT_EQ(l[0]["path"], path("f"));
+  EXPECT_EQ(l[0]["pid"], ::getpid());
+  EXPECT_EQ(l[0]["type"], "read");
+  EXPECT_EQ(l[0]["end"], 2 << 20);
+  EXPECT_EQ(l[0]["pins"], 1);
+
+  auto pins = client->list_pins_json();
+  PINFS_ASSERT_OK(pins);
+  auto p = nlohmann::json::parse(*pins)["pins"];
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0]["lease"], lease->id());
+  EXPECT_EQ(p[0]["length"], 1 << 20);
+  EXPECT_EQ(p[0]["registrations"][0]["device"], "mlx5_0");
+
+  auto stat = client->stat_json();
+  PINFS_ASSERT_OK(stat);
+  auto s = nlohmann::json::parse(*stat);
+  EXPECT_EQ(s["leases"]["pins"], 1);
+  EXPECT_EQ(s["daemon"]["lease_break_ms"], 2000);
+  EXPECT_EQ(s["daemon"]["on_break_timeout"], "fail");
+}
+
+}  // namespace
+}  // namespace pinfs::control_test
