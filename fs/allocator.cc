@@ -217,14 +217,15 @@ Result<std::uint64_t> Allocator::find_free_unit(std::uint64_t near) const {
 
 Result<std::vector<BlockRun>> Allocator::allocate_blocks(MetaView& view, std::uint64_t count,
                                                          std::uint64_t goal_block,
-                                                         bool contiguous) {
+                                                         bool contiguous, bool reserve_ok) {
   std::vector<BlockRun> runs;
   if (count == 0) return runs;
   const std::uint64_t bpu = g_.blocks_per_unit();
   assert((!contiguous || count <= bpu) && "contiguous allocation larger than a unit");
-  if (free_blocks() < count) {
+  std::uint64_t usable = reserve_ok ? free_blocks() : free_blocks() - std::min(free_blocks(), reserve_blocks());
+  if (usable < count) {
     return Error(ENOSPC, "allocate", "[data area]",
-                 fmt::format("{} blocks wanted, {} free", count, free_blocks()));
+                 fmt::format("{} blocks wanted, {} free", count, usable));
   }
   std::uint64_t remaining = count;
   std::uint64_t goal_unit = g_.first_data_unit;
@@ -260,7 +261,7 @@ Result<std::vector<BlockRun>> Allocator::allocate_units(MetaView& view, std::uin
                                                         std::uint64_t goal_unit) {
   std::vector<BlockRun> runs;
   if (units == 0) return runs;
-  if (free_units_ < units) {
+  if (free_units_ < units || free_blocks() < units * g_.blocks_per_unit() + reserve_blocks()) {
     return Error(ENOSPC, "allocate", "[data area]",
                  fmt::format("{} aligned units wanted, {} free", units, free_units_));
   }

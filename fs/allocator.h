@@ -39,8 +39,15 @@ class Allocator {
   // Small blocks, preferably starting at goal_block (the block after the
   // file's previous extent), in as few runs as the free space allows; with
   // contiguous, one run (count <= blocks per unit) or ENOSPC.
+  // A few blocks are held back for what frees space (an extent block that a
+  // hole punch needs to split an extent), so that a full file system can
+  // always be emptied again: only reserve_ok allocations may take them.
   Result<std::vector<BlockRun>> allocate_blocks(MetaView& view, std::uint64_t count,
-                                                std::uint64_t goal_block, bool contiguous);
+                                                std::uint64_t goal_block, bool contiguous,
+                                                bool reserve_ok = false);
+  std::uint64_t reserve_blocks() const {
+    return std::min<std::uint64_t>(64, g_.data_blocks() / 16);
+  }
   // Whole aligned units, preferably one run starting at goal_unit.
   Result<std::vector<BlockRun>> allocate_units(MetaView& view, std::uint64_t units,
                                                std::uint64_t goal_unit);

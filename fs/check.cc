@@ -17,6 +17,7 @@
 #include "fs/inode_table.h"
 #include "fs/journal.h"
 #include "fs/le.h"
+#include "fs/recovery.h"
 #include "fs/superblock.h"
 
 namespace pinfs::fs {
@@ -97,46 +98,29 @@ class Checker {
 
 Status Checker::run() {
   SuperblockPair sbs = read_superblocks(media_);
-  if (!sbs.primary && !sbs.backup) {
-    if (!sbs.primary_has_magic && !sbs.backup_has_magic)
-      return Error(EINVAL, "check", media_.path(), "no pinfs superblock");
-    add("superblock", "both superblocks fail their checksum");
+  if (!sbs.primary && !sbs.backup && !sbs.primary_has_magic && !sbs.backup_has_magic)
+    return Error(EINVAL, "check", media_.path(), "no pinfs superblock");
+  auto rv = read_recovery_view(media_);
+  if (!rv.ok()) {
+    add(rv.error().detail().find("[superblock]") != std::string::npos ? "superblock" : "journal",
+        rv.error().message());
     return ok_status();
   }
-  if (!sbs.primary) {
-    add("superblock", "the primary superblock fails its checksum; checking with the backup's geometry");
-  } else if (!sbs.backup) {
+  if (sbs.primary && !sbs.backup) {
     add("superblock-backup", sbs.backup_has_magic ? "fails its checksum" : "missing");
-  } else if (!same_geometry(*sbs.primary, *sbs.backup)) {
+  } else if (sbs.primary && sbs.backup && !same_geometry(*sbs.primary, *sbs.backup)) {
     add("superblock-backup", "describes another geometry than the primary");
   }
-  primary_ = sbs.primary;
-  const format::Superblock& sb = sbs.primary ? *sbs.primary : *sbs.backup;
-  auto geometry = geometry_from_superblock(sb, media_.size_bytes());
-  if (!geometry.ok()) {
-    add("superblock", geometry.error().detail());
-    return ok_status();
-  }
-  g_ = *geometry;
-  bool dirty = false;
-  if (primary_) {
-    std::uint32_t state = primary_->state;
-    if (state != format::kStateClean && state != format::kStateDirty)
-      add("superblock", fmt::format("state {} is neither clean nor dirty", state));
-    dirty = state == format::kStateDirty;
-  }
+  g_ = rv->geometry;
+  primary_ = rv->primary;
+  std::uint32_t state = primary_->state;
+  if (state != format::kStateClean && state != format::kStateDirty)
+    add("superblock", fmt::format("state {} is neither clean nor dirty", state));
+  // The image as recovery would leave it: the committed transaction applied.
   Overlay none;
-  auto committed = Journal::read(media_, g_);
-  if (!committed.ok()) add("journal", committed.error().message());
-  const Overlay* overlay = committed.ok() && dirty && committed->present ? &committed->records : &none;
+  const Overlay* overlay = rv->replay ? &rv->journal.records : &none;
   MetaSource source(media_, overlay);
   MetaView view(source, g_, nullptr);
-  if (primary_ && overlay != &none) {
-    // The superblock as recovery would leave it.
-    std::vector<std::byte> bytes(sizeof(format::Superblock));
-    source.read(format::kSuperblockOffset, bytes.data(), bytes.size());
-    primary_ = load_as<format::Superblock>(bytes.data());
-  }
   no_alloc_ = std::make_unique<Allocator>(g_);
   maps_ = std::make_unique<ExtentMaps>(g_, *no_alloc_);
   dirs_ = std::make_unique<Directories>(g_, *maps_, nullptr, nullptr);

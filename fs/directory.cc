@@ -336,8 +336,13 @@ Status Directories::remove(MetaView& view, format::Inode& dir, const DirFound& f
   PINFS_TRY(write_index(view, dir, found.index_pos, tomb));
   dir.dir_entries = dir.dir_entries - 1;
   // Shrink a table that emptied out, so lookups stay within few blocks.
+  // Shrink a table that emptied out, so lookups stay within few blocks; on a
+  // file system too full for the new table, keep the old one: removing must
+  // never fail for want of space.
   std::uint64_t cap = 1ull << dir.dir_index_log2;
-  if (dir.dir_index_log2 > min_index_log2(index_per_block()) && dir.dir_entries * 8ull < cap)
+  std::uint64_t new_blocks = (2ull * dir.dir_entries * 2 + index_per_block()) / index_per_block() + 1;
+  if (dir.dir_index_log2 > min_index_log2(index_per_block()) && dir.dir_entries * 8ull < cap &&
+      alloc_->free_blocks() > new_blocks + alloc_->reserve_blocks())
     PINFS_TRY(rebuild_index(view, dir, dir.dir_entries));
   return ok_status();
 }

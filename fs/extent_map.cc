@@ -200,7 +200,7 @@ Result<ExtentMaps::Loc> ExtentMaps::free_slot(MetaView& view, format::Inode& ino
   }
   // A new chain block, appended so that the indices of the others hold.
   std::uint64_t goal = c.chain.empty() ? 0 : c.chain.back() + 1;
-  PINFS_ASSIGN_OR_RETURN(auto runs, alloc_.allocate_blocks(view, 1, goal, true));
+  PINFS_ASSIGN_OR_RETURN(auto runs, alloc_.allocate_blocks(view, 1, goal, true, true));
   std::uint64_t block = runs.front().block;
   auto bytes = view.create(block * g_.block_size, g_.block_size, format::kKindExtents);
   format::ExtentBlockHeader header{};
@@ -267,10 +267,13 @@ Status ExtentMaps::insert(MetaView& view, format::Inode& inode, Mapping m) {
     return Error(EFBIG, "map extent", InodeTable::name(inode.ino),
                  fmt::format("file blocks [{}, +{})", m.file_block, m.count));
   auto next = c.map.lower_bound(m.file_block);
-  assert((next == c.map.end() || next->first >= m.file_end()) && "insert over a mapped range");
-  assert((next == c.map.begin() ||
-          std::prev(next)->first + std::prev(next)->second.count <= m.file_block) &&
-         "insert over a mapped range");
+  // Callers map holes they computed from this map; a damaged inode (say, a
+  // directory whose slot count disagrees with its blocks) can still lead
+  // here, and that is the image's fault, not an assertion.
+  if ((next != c.map.end() && next->first < m.file_end()) ||
+      (next != c.map.begin() && std::prev(next)->first + std::prev(next)->second.count > m.file_block))
+    return corrupt("map extent", InodeTable::name(inode.ino),
+                   fmt::format("file blocks [{}, +{}) are already mapped", m.file_block, m.count));
   inode.data_blocks = inode.data_blocks + m.count;
   // Grow the previous extent when the new blocks continue it.
   if (next != c.map.begin()) {
@@ -388,8 +391,9 @@ Status ExtentMaps::shift(MetaView& view, format::Inode& inode, std::uint64_t fro
     fb = nfb;
   }
   for (auto& [fb, e] : moved) {
-    assert(c.map.find(fb) == c.map.end());
-    c.map.emplace(fb, e);
+    if (!c.map.emplace(fb, e).second)
+      return corrupt("shift extents", InodeTable::name(inode.ino),
+                     fmt::format("two extents would start at file block {}", fb));
     PINFS_TRY(put(view, inode, c, e.loc, fb, e));
   }
   return ok_status();

@@ -143,6 +143,10 @@ std::string InodeTable::validate(const format::Inode& n, const Geometry& g) {
     return fmt::format("xattr blob [{}, +{}) outside the data area", n.xattr_block.get(),
                        n.xattr_blocks.get());
   if (n.xattr_block == 0 && n.xattr_blocks != 0) return "xattr blob length without a block";
+  // Blobs are bounded (format.md, "Limits"): a larger count would only make
+  // a reader allocate for it.
+  if (n.xattr_blocks > kMaxBlobBytes / g.block_size + 1)
+    return fmt::format("xattr blob of {} blocks", n.xattr_blocks.get());
   if (n.orphan_next >= g.inode_count || n.orphan_prev >= g.inode_count)
     return "orphan list link beyond the inode table";
   bool dir = (mode & S_IFMT) == S_IFDIR;
@@ -166,8 +170,9 @@ std::string InodeTable::validate(const format::Inode& n, const Geometry& g) {
       if (n.size > format::kInlineAreaBytes) return "inline symlink longer than the inline area";
     } else {
       auto ref = load_as<format::BlobRef>(n.inline_area);
-      if (!g.blocks_in_data_area(ref.block, ref.block_count) || ref.length != n.size)
-        return "symlink target blob outside the data area";
+      if (!g.blocks_in_data_area(ref.block, ref.block_count) || ref.length != n.size ||
+          ref.block_count > (sizeof(format::BlobHeader) + kSymlinkMaxBytes) / g.block_size + 1)
+        return "symlink target blob outside the data area or too long";
     }
   } else if ((n.flags & format::kInodeFlagInlineLink) != 0) {
     return "inline-symlink flag on a non-symlink";

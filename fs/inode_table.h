@@ -23,6 +23,8 @@ namespace pinfs::fs {
 
 // Hard-link limit, as ext4's (a directory's nlink counts its subdirectories).
 inline constexpr std::uint32_t kLinkMax = 65000;
+// The largest blob (all xattrs of one inode, with headers).
+inline constexpr std::uint64_t kMaxBlobBytes = 256 * 1024;
 
 class InodeTable {
  public:

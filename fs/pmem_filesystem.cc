@@ -306,20 +306,26 @@ Result<FsStat> PmemFileSystem::statfs() {
 }
 
 Status PmemFileSystem::acquire(InodeNumber ino) {
-  std::unique_lock lock(mutex_);
+  // The shared lock keeps the inode from being freed between the check and
+  // the count: freeing takes the exclusive lock and looks at the count.
+  std::shared_lock lock(mutex_);
   auto inode = inodes_.read(read_view(), ino);
   if (!inode.ok()) return note(std::move(inode).error());
+  std::lock_guard open_lock(open_mutex_);
   ++open_[ino];
   return ok_status();
 }
 
 void PmemFileSystem::release(InodeNumber ino) {
+  {
+    std::lock_guard open_lock(open_mutex_);
+    auto it = open_.find(ino);
+    if (it == open_.end()) return;
+    if (--it->second != 0) return;
+    open_.erase(it);
+  }
   std::unique_lock lock(mutex_);
-  auto it = open_.find(ino);
-  if (it == open_.end()) return;
-  if (--it->second != 0) return;
-  open_.erase(it);
-  if (read_only_ || broken_.load() || unmounted_) return;
+  if (read_only_ || broken_.load() || unmounted_ || is_open(ino) || !inodes_.allocated(ino)) return;
   auto inode = inodes_.read(read_view(), ino);
   if (!inode.ok() || inode->nlink != 0) return;
   // The last reference to an unlinked inode: its space returns now. A failure
@@ -328,7 +334,10 @@ void PmemFileSystem::release(InodeNumber ino) {
   if (!s.ok()) (void)note(std::move(s).error());
 }
 
-bool PmemFileSystem::is_open(InodeNumber ino) const { return open_.count(ino) != 0; }
+bool PmemFileSystem::is_open(InodeNumber ino) const {
+  std::lock_guard open_lock(open_mutex_);
+  return open_.count(ino) != 0;
+}
 
 Status PmemFileSystem::orphan_add(Op& op, format::Inode& inode) {
   PINFS_ASSIGN_OR_RETURN(auto sb_bytes, op.view.modify(format::kSuperblockOffset,

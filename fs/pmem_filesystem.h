@@ -37,7 +37,7 @@ inline constexpr std::uint64_t kMaxFileBytes = 1ull << 46;
 // Extents freed per txn when a big file is truncated or reclaimed.
 inline constexpr std::size_t kFreeBatchExtents = 128;
 // Total bytes of one inode's extended attributes (names, values, headers).
-inline constexpr std::size_t kXattrBlobMaxBytes = 256 * 1024;
+inline constexpr std::size_t kXattrBlobMaxBytes = kMaxBlobBytes;
 inline constexpr const char* kLayoutXattr = "user.pinfs.layout";
 
 class PmemFileSystem final : public FileSystem {
@@ -195,7 +195,11 @@ class PmemFileSystem final : public FileSystem {
   InodeTable inodes_;       // guarded by mutex_
   ExtentMaps maps_;         // own leaf mutex; callers hold mutex_
   Directories dirs_;        // guarded by mutex_
-  std::unordered_map<InodeNumber, std::uint64_t> open_;  // guarded by mutex_ (exclusive)
+  // Open references. acquire needs only the shared lock; a release that
+  // drops the last reference of an unlinked inode takes the exclusive lock
+  // to free it. Lock order: mutex_, then open_mutex_.
+  mutable std::mutex open_mutex_;
+  std::unordered_map<InodeNumber, std::uint64_t> open_;  // guarded by open_mutex_
   std::atomic<LayoutHooks*> hooks_{nullptr};
   std::atomic<bool> broken_{false};
   bool unmounted_ = false;  // guarded by mutex_

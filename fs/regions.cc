@@ -10,21 +10,17 @@
 #include "fs/inode_table.h"
 #include "fs/journal.h"
 #include "fs/le.h"
+#include "fs/recovery.h"
 #include "fs/superblock.h"
 
 namespace pinfs::fs {
 
 Result<std::vector<MediaRegion>> FileSystem::regions(const Media& media) {
-  SuperblockPair sbs = read_superblocks(media);
-  if (!sbs.primary && !sbs.backup)
-    return Error(EUCLEAN, "regions", media.path(), "no valid superblock");
-  const format::Superblock& sb = sbs.primary ? *sbs.primary : *sbs.backup;
-  PINFS_ASSIGN_OR_RETURN(Geometry g, geometry_from_superblock(sb, media.size_bytes()));
+  PINFS_ASSIGN_OR_RETURN(RecoveryView rv, read_recovery_view(media));
+  const Geometry& g = rv.geometry;
   std::vector<MediaRegion> out = fixed_regions(g);
   Overlay none;
-  auto committed = Journal::read(media, g);
-  bool dirty = sbs.primary && sbs.primary->state.get() == format::kStateDirty;
-  const Overlay* overlay = committed.ok() && dirty && committed->present ? &committed->records : &none;
+  const Overlay* overlay = rv.replay ? &rv.journal.records : &none;
   MetaSource source(media, overlay);
   MetaView view(source, g, nullptr);
   Allocator no_alloc(g);

@@ -164,43 +164,5 @@ TEST_F(ConnectionTest, AClientThatExitsLosesItsLeasesAndNothingWaitsForIt) {
   EXPECT_EQ(punch_hole(file_path, 0, 1 << 20), 0);
 }
 
-TEST_F(ConnectionTest, ListingsShowPinsAndLeasesWithTheirHolders) {
-  ASSERT_EQ(write_pattern(path("f"), 2 << 20, 3), 0);
-  auto client = connect();
-  PINFS_ASSERT_OK(client);
-  auto file = client->open(path("f"));
-  PINFS_ASSERT_OK(file);
-  auto lease = file->lease(LeaseKind::read, {0, 2 << 20});
-  PINFS_ASSERT_OK(lease);
-  auto pin = lease->pin({0, 1 << 20});
-  PINFS_ASSERT_OK(pin);
-  PINFS_ASSERT_OK(pin->report_registration({"mlx5_0", 1, 2, 0x1000, 1 << 20, 7}));
-
-  auto leases = client->list_leases_json();
-  PINFS_ASSERT_OK(leases);
-  auto l = nlohmann::json::parse(*leases)["leases"];
-  ASSERT_EQ(l.size(), 1u);
-  EXPECT_EQ(l[0]["path"], path("f"));
-  EXPECT_EQ(l[0]["pid"], ::getpid());
-  EXPECT_EQ(l[0]["type"], "read");
-  EXPECT_EQ(l[0]["end"], 2 << 20);
-  EXPECT_EQ(l[0]["pins"], 1);
-
-  auto pins = client->list_pins_json();
-  PINFS_ASSERT_OK(pins);
-  auto p = nlohmann::json::parse(*pins)["pins"];
-  ASSERT_EQ(p.size(), 1u);
-  EXPECT_EQ(p[0]["lease"], lease->id());
-  EXPECT_EQ(p[0]["length"], 1 << 20);
-  EXPECT_EQ(p[0]["registrations"][0]["device"], "mlx5_0");
-
-  auto stat = client->stat_json();
-  PINFS_ASSERT_OK(stat);
-  auto s = nlohmann::json::parse(*stat);
-  EXPECT_EQ(s["leases"]["pins"], 1);
-  EXPECT_EQ(s["daemon"]["lease_break_ms"], 2000);
-  EXPECT_EQ(s["daemon"]["on_break_timeout"], "fail");
-}
-
 }  // namespace
 }  // namespace pinfs::control_test

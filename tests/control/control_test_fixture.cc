@@ -29,8 +29,10 @@ std::size_t EventLog::count(LeaseEventKind kind) const {
                                                 [&](const LeaseEvent& e) { return e.kind == kind; }));
 }
 
+std::chrono::milliseconds ControlTest::break_ms() { return testing::in_vm() ? 20s : 2s; }
+
 std::vector<std::string> ControlTest::daemon_args() const {
-  return {"--lease-break-ms", "2000", "--on-break-timeout", "fail"};
+  return {"--lease-break-ms", std::to_string(break_ms().count()), "--on-break-timeout", "fail"};
 }
 
 void ControlTest::SetUp() {

@@ -42,8 +42,12 @@ class EventLog {
 
 class ControlTest : public ::testing::Test {
  protected:
-  // Extra pinfsd arguments. The default: a 2 s break deadline, policy fail.
+  // Extra pinfsd arguments. The default: break deadline break_ms(), policy
+  // fail.
   virtual std::vector<std::string> daemon_args() const;
+  // The default break deadline: 2 s natively, 20 s in the VM, where TCG
+  // makes every round trip slow. Bounds on "at once" are fractions of it.
+  static std::chrono::milliseconds break_ms();
 
   void SetUp() override;
   void TearDown() override;

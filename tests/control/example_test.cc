@@ -41,7 +41,9 @@ TEST_F(ExampleTest, ExampleSurvivesALeaseBreakAndPinsAgain) {
   std::string example = testing::env_or_empty("PINFS_TEST_EXAMPLE");
   if (example.empty()) example = PINFS_CONTROL_TEST_EXAMPLE;
   const bool rdma = has_rdma_device();
-  if (testing::in_vm()) ASSERT_TRUE(rdma) << "the VM must provide an RDMA device (rxe)";
+  if (testing::in_vm()) {
+    ASSERT_TRUE(rdma) << "the VM must provide an RDMA device (rxe)";
+  }
   if (!rdma) std::printf("note: no RDMA device here; the example runs with --no-rdma\n");
 
   const std::uint64_t bytes = 4ull << 20;
@@ -67,7 +69,9 @@ TEST_F(ExampleTest, ExampleSurvivesALeaseBreakAndPinsAgain) {
   EXPECT_TRUE(status->success()) << status->describe() << "\n" << output;
   EXPECT_NE(output.find("event: break"), std::string::npos) << output;
   EXPECT_NE(output.find("re-pinned after 1 break(s)"), std::string::npos) << output;
-  if (rdma) EXPECT_NE(output.find("registered on"), std::string::npos) << output;
+  if (rdma) {
+    EXPECT_NE(output.find("registered on"), std::string::npos) << output;
+  }
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ constexpr std::uint64_t kBytes = 2ull << 20;
 class MapGroupTest : public ControlTest {
  protected:
   std::vector<std::string> daemon_args() const override {
-    return {"--lease-break-ms", "2000", "--map-group", std::to_string(kMapGroupGid)};
+    return {"--lease-break-ms", std::to_string(break_ms().count()), "--map-group", std::to_string(kMapGroupGid)};
   }
   // As uid 65534, gid 4242: connects, opens `file`, then runs `op` and
   // returns its errno (0 on success).

@@ -2,7 +2,10 @@
 // downgrades atomically before pinning; a competing process that tries to
 // change the layout in between never gets in.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <thread>
 
 #include "tests/control/control_test_fixture.h"
 #include "tests/control/file_ops.h"
@@ -55,6 +58,16 @@ TEST_F(WriteLeaseTest, AllocateThenDowngradeNeverLetsACompetingPunchIn) {
   auto pin = lease->pin({0, kBytes});
   PINFS_ASSERT_OK(pin);
   EXPECT_TRUE(covers(pin->extents(), kBytes)) << "the allocation was taken away before the pin";
+  // The allocation extended the file. The kernel learns the new size when
+  // its cached attributes expire (the mount's attr_timeout, 1 s here): the
+  // change was made through the control socket, not through the mount.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  struct stat st {};
+  while (::stat(file_path.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) != kBytes &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(static_cast<std::uint64_t>(st.st_size), kBytes);
   EXPECT_EQ(read_range(file_path, 0, kBytes), std::vector<unsigned char>(kBytes, 0));
 }
 

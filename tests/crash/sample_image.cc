@@ -137,6 +137,7 @@ Result<SampleImage> build_sample_image(const SampleImageOptions& o) {
     auto media = fs::Media::from_image(std::vector<std::byte>(o.image_bytes), o.map_alignment_bytes);
     fs::MkfsOptions mkfs;
     mkfs.aligned_unit_bytes = o.aligned_unit_bytes;
+    mkfs.inode_count = o.inode_count;
     PINFS_TRY(fs::FileSystem::mkfs(*media, mkfs));
     PINFS_ASSIGN_OR_RETURN(auto filesystem, fs::FileSystem::mount(std::move(media)));
     PINFS_ASSIGN_OR_RETURN(fs::Attr root, filesystem->getattr(fs::kRootInode));

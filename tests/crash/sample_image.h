@@ -20,6 +20,7 @@ struct SampleImageOptions {
   std::uint64_t aligned_unit_bytes = 64 << 10;
   std::uint64_t large_file_bytes = 1 << 20;
   std::size_t entries_in_big_dir = 48;
+  std::uint64_t inode_count = 256;
 };
 
 struct SampleImage {

@@ -71,15 +71,17 @@ Result<PeerCredentials> read_peer_credentials(int socket_fd) {
   out.gid = cred.gid;
 
   // Supplementary groups as they were at connect(), from the kernel.
+  // ERANGE says how much room the list needs; any other failure leaves the
+  // client with its primary group only (never more rights than it has).
   std::vector<gid_t> groups(64);
   length = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
-  if (::getsockopt(socket_fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &length) != 0 &&
-      errno == ERANGE) {
+  int rc = ::getsockopt(socket_fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &length);
+  if (rc != 0 && errno == ERANGE) {
     groups.resize(length / sizeof(gid_t));
     length = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
-    if (::getsockopt(socket_fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &length) != 0) length = 0;
+    rc = ::getsockopt(socket_fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &length);
   }
-  groups.resize(length / sizeof(gid_t));
+  groups.resize(rc == 0 ? length / sizeof(gid_t) : 0);
   out.groups = std::move(groups);
 
   int pidfd = -1;

@@ -125,7 +125,9 @@ Dispatch RequestHandlers::pin(ClientSession& s, std::uint64_t id, const protocol
                           "pinning with allocation needs a bounded range inside the lease's " +
                               pin::format_range(lease->range))));
   }
-  return Dispatch{std::nullopt, [this, id, client, peer, info = *lease, r, range, fail]() -> Reply {
+  return Dispatch{std::nullopt, [this, id, client, peer, info = *lease, r, range]() -> Reply {
+    // Runs on a worker after pin() returned: everything by value.
+    auto fail = [id](const Error& e) { return reply_error(id, MessageKind::pin_create, e); };
     auto attr = fs_.getattr(info.ino);
     if (!attr.ok()) return fail(as_seen_by_client(attr.error(), "pin", info.path));
     if (Status allowed = check_access(*attr, peer, W_OK, "allocate", info.path); !allowed.ok()) {
