@@ -41,8 +41,11 @@ Result<bool> PmemFileSystem::unit_is_aligned(Op& op, const format::Inode& inode,
                                              std::uint64_t file_unit) {
   const std::uint64_t bpu = geo_.blocks_per_unit();
   PINFS_ASSIGN_OR_RETURN(auto in_unit, maps_.find(op.view, inode, file_unit * bpu, bpu));
-  for (const Mapping& m : in_unit)
-    if (alloc_.unit_state(geo_.unit_of_block(m.media_block)) == format::kUnitAligned) return true;
+  for (const Mapping& m : in_unit) {
+    // The media block where this extent enters the file unit.
+    std::uint64_t at = m.media_block + (std::max(m.file_block, file_unit * bpu) - m.file_block);
+    if (alloc_.unit_state(geo_.unit_of_block(at)) == format::kUnitAligned) return true;
+  }
   return false;
 }
 
@@ -100,9 +103,7 @@ Status PmemFileSystem::allocate_range(Op& op, format::Inode& inode, std::uint64_
     const std::uint64_t a = std::max(first_block, ub);
     const std::uint64_t b = std::min(end_block, ub + bpu);
     PINFS_ASSIGN_OR_RETURN(auto existing, maps_.find(op.view, inode, ub, bpu));
-    bool aligned_mapped = false;
-    for (const Mapping& m : existing)
-      aligned_mapped |= alloc_.unit_state(geo_.unit_of_block(m.media_block)) == format::kUnitAligned;
+    PINFS_ASSIGN_OR_RETURN(bool aligned_mapped, unit_is_aligned(op, inode, k));
     std::vector<std::pair<std::uint64_t, std::uint64_t>> holes;
     std::uint64_t at = a;
     for (const Mapping& m : existing) {

@@ -275,12 +275,17 @@ Status ExtentMaps::insert(MetaView& view, format::Inode& inode, Mapping m) {
     return corrupt("map extent", InodeTable::name(inode.ino),
                    fmt::format("file blocks [{}, +{}) are already mapped", m.file_block, m.count));
   inode.data_blocks = inode.data_blocks + m.count;
+  // Extents never mix small blocks and aligned units, even when they happen
+  // to be adjacent on the media: callers decide by the unit an extent lies in.
+  auto same_kind = [&](std::uint64_t a, std::uint64_t b) {
+    return alloc_.unit_state(g_.unit_of_block(a)) == alloc_.unit_state(g_.unit_of_block(b));
+  };
   // Grow the previous extent when the new blocks continue it.
   if (next != c.map.begin()) {
     auto prev = std::prev(next);
     Entry& p = prev->second;
     if (prev->first + p.count == m.file_block && p.media_block + p.count == m.media_block &&
-        p.count < kMaxRecordBlocks) {
+        p.count < kMaxRecordBlocks && same_kind(p.media_block, m.media_block)) {
       std::uint64_t take = std::min(m.count, kMaxRecordBlocks - p.count);
       p.count += take;
       PINFS_TRY(put(view, inode, c, p.loc, prev->first, p));
@@ -292,7 +297,8 @@ Status ExtentMaps::insert(MetaView& view, format::Inode& inode, Mapping m) {
   // Or extend the next one downwards.
   if (m.count != 0 && next != c.map.end() && next->first == m.file_end() &&
       m.media_block + m.count == next->second.media_block &&
-      next->second.count + m.count <= kMaxRecordBlocks) {
+      next->second.count + m.count <= kMaxRecordBlocks &&
+      same_kind(m.media_block, next->second.media_block)) {
     Entry e = next->second;
     e.media_block = m.media_block;
     e.count += m.count;

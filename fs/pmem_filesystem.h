@@ -2,11 +2,13 @@
 //
 // Locking (the one lock order of the file system):
 //   LayoutHooks::begin/end_layout_change   -- called with no lock held
-//   mutex_ (shared: reads; exclusive: anything that stages a txn,
-//           acquire/release)
+//   mutex_ (shared: reads, acquire; exclusive: anything that stages a txn,
+//           a release that frees)
+//     open_mutex_                           -- leaf: the open counts
 //     ExtentMaps::mutex_                    -- leaf, inside ExtentMaps
+//     VerifiedRecords::mutex_               -- leaf, inside VerifiedRecords
 // LayoutHooks::is_pinned is called under mutex_ (exclusive) and must not call
-// back into the file system.
+// back into the file system. readdir's emit runs with no lock held.
 //
 // Every change runs as one Op (a txn and the view through it) under the
 // exclusive lock, ending in commit() or, on any error, an abort that undoes

@@ -9,8 +9,9 @@
 // Runs in-process: a watchdog aborts a case that hangs and a signal handler
 // prints the case (region, damage, seed) before a crash kills the test.
 //
-// Environment: PINFS_CORRUPT_CASES  cases per region (default 72)
-//              PINFS_CORRUPT_SEED   first seed      (default 1)
+// Environment: PINFS_CORRUPT_CASES       cases per region (default 150)
+//              PINFS_CORRUPT_SEED        first seed       (default 1)
+//              PINFS_CORRUPT_KEEP_GOING  set: do not stop at the first failing case
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -48,10 +49,19 @@ constexpr auto kCaseTimeLimit = std::chrono::seconds(30);
 // --- the case in progress, for the watchdog and the crash handler -----------
 
 char g_case[512] = "(no case)";
-std::mutex g_watchdog_mutex;
-std::condition_variable g_watchdog_cv;
-std::chrono::steady_clock::time_point g_deadline;  // guarded by g_watchdog_mutex
-bool g_armed = false;                               // guarded by g_watchdog_mutex
+
+// Never destroyed: the detached watchdog thread waits on it until exit, and
+// destroying a condition variable that a thread waits on blocks the exit.
+struct Watchdog {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::chrono::steady_clock::time_point deadline;  // guarded by mutex
+  bool armed = false;                               // guarded by mutex
+};
+Watchdog& watchdog_state() {
+  static Watchdog* w = new Watchdog();
+  return *w;
+}
 
 void write_stderr(const char* s) {
   ssize_t ignored = ::write(STDERR_FILENO, s, std::strlen(s));
@@ -69,14 +79,15 @@ void on_fatal_signal(int sig) {
 }
 
 void watchdog() {
-  std::unique_lock lock(g_watchdog_mutex);
+  Watchdog& w = watchdog_state();
+  std::unique_lock lock(w.mutex);
   for (;;) {
-    if (!g_armed) {
-      g_watchdog_cv.wait(lock);
+    if (!w.armed) {
+      w.cv.wait(lock);
       continue;
     }
-    if (g_watchdog_cv.wait_until(lock, g_deadline) == std::cv_status::timeout && g_armed &&
-        std::chrono::steady_clock::now() >= g_deadline) {
+    if (w.cv.wait_until(lock, w.deadline) == std::cv_status::timeout && w.armed &&
+        std::chrono::steady_clock::now() >= w.deadline) {
       write_stderr("\ncorrupt: HANG (no progress for 30 s) in case: ");
       write_stderr(g_case);
       write_stderr("\n");
@@ -95,16 +106,18 @@ class CaseGuard {
       return true;
     }();
     (void)installed;
-    std::lock_guard lock(g_watchdog_mutex);
+    Watchdog& w = watchdog_state();
+    std::lock_guard lock(w.mutex);
     std::snprintf(g_case, sizeof g_case, "%s", description.c_str());
-    g_deadline = std::chrono::steady_clock::now() + kCaseTimeLimit;
-    g_armed = true;
-    g_watchdog_cv.notify_all();
+    w.deadline = std::chrono::steady_clock::now() + kCaseTimeLimit;
+    w.armed = true;
+    w.cv.notify_all();
   }
   ~CaseGuard() {
-    std::lock_guard lock(g_watchdog_mutex);
-    g_armed = false;
-    g_watchdog_cv.notify_all();
+    Watchdog& w = watchdog_state();
+    std::lock_guard lock(w.mutex);
+    w.armed = false;
+    w.cv.notify_all();
   }
   CaseGuard(const CaseGuard&) = delete;
   CaseGuard& operator=(const CaseGuard&) = delete;
@@ -129,8 +142,11 @@ const SampleImage& sample() {
 
 class TempFile {
  public:
+  // In /dev/shm when there is one: every persist on a plain file is an
+  // msync, which costs milliseconds on a disk and nothing on tmpfs.
   TempFile() {
-    std::string dir = pinfs::testing::env_or_empty("TMPDIR");
+    std::string dir = ::access("/dev/shm", W_OK) == 0 ? std::string("/dev/shm")
+                                                      : pinfs::testing::env_or_empty("TMPDIR");
     path_ = (dir.empty() ? std::string("/tmp") : dir) + "/pinfs-corrupt-XXXXXX";
     int fd = ::mkstemp(path_.data());
     if (fd >= 0) ::close(fd);
@@ -272,7 +288,7 @@ struct CaseOutcome {
   bool check_detected = false;   // check returned an error or findings
   bool mount_rejected = false;   // the read-write mount returned an error
   bool use_detected = false;     // mounted, but a later call reported damage
-  std::string check_says, mount_says;
+  std::string check_says, mount_says, use_says;
 };
 
 bool is_corruption_errno(int e) { return e == EUCLEAN || e == EIO || e == EINVAL; }
@@ -287,6 +303,7 @@ void exercise_mounted(fs::FileSystem& f, CaseOutcome& out, const std::string& wh
   for (const auto& [errnum, n] : walk.errors) {
     if (errnum == EUCLEAN || errnum == EIO) out.use_detected = true;
   }
+  if (out.use_detected && out.use_says.empty()) out.use_says = walk.first_damage;
   if (!mutate) return;
   fs::Caller caller{::getpid(), 0, 0};
   auto made = f.mknod(fs::kRootInode, "corrupt-probe", S_IFREG | 0644, 0, caller);
@@ -384,11 +401,15 @@ CaseOutcome run_case(const std::vector<std::byte>& image, const std::string& wha
   }
     }
   }
-  // Damage that mount refuses, check reports (it is what an administrator
-  // runs when the mount fails).
+  // Damage that mount refuses or a read stumbles on, check reports: it is
+  // what an administrator runs when the mount or a read fails.
   if (out.mount_rejected) {
     EXPECT_TRUE(out.check_detected)
         << what << ": mount refused the image (" << out.mount_says << ") but check found it clean";
+  }
+  if (out.use_detected) {
+    EXPECT_TRUE(out.check_detected)
+        << what << ": a read failed (" << out.use_says << ") but check found the image clean";
   }
   return out;
 }
@@ -438,8 +459,9 @@ TEST(CorruptTest, DamageInEveryRegionIsRefusedClearlyOrHarmlessAndNeverWritten) 
     if (r.length > 0 && r.offset + r.length <= s.clean.size()) by_name[r.name].push_back(r);
   }
   ASSERT_FALSE(by_name.empty());
-  const std::uint64_t cases = env_u64("PINFS_CORRUPT_CASES", 72);
+  const std::uint64_t cases = env_u64("PINFS_CORRUPT_CASES", 150);
   const std::uint64_t first_seed = env_u64("PINFS_CORRUPT_SEED", 1);
+  const bool keep_going = !pinfs::testing::env_or_empty("PINFS_CORRUPT_KEEP_GOING").empty();
   std::printf("corrupt: %zu region kinds, %llu cases each, seeds from %llu (PINFS_CORRUPT_SEED)\n",
               by_name.size(), static_cast<unsigned long long>(cases),
               static_cast<unsigned long long>(first_seed));
@@ -477,12 +499,12 @@ TEST(CorruptTest, DamageInEveryRegionIsRefusedClearlyOrHarmlessAndNeverWritten) 
       } else {
         ++t.harmless;
       }
-      if (::testing::Test::HasFailure()) {
+      if (::testing::Test::HasFailure() && !keep_going) {
         std::printf("corrupt: first failing case: %s\n", what.c_str());
         break;
       }
     }
-    if (::testing::Test::HasFailure()) break;
+    if (::testing::Test::HasFailure() && !keep_going) break;
   }
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

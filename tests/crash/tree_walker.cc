@@ -68,6 +68,9 @@ class Walker {
     if (result.ok()) return;
     const Error& e = result.error();
     ++counts_.errors[e.errnum()];
+    if ((e.errnum() == EUCLEAN || e.errnum() == EIO) && counts_.first_damage.empty()) {
+      counts_.first_damage = e.message();
+    }
     if (!is_clear(e) && counts_.unclear_error.empty()) {
       counts_.unclear_error = "errno " + std::to_string(e.errnum()) + ": '" + e.message() + "'";
     }

@@ -36,6 +36,8 @@ struct WalkCounts {
   std::map<int, std::uint64_t> errors;
   // The first error that was not clear (errnum 0 or an empty message).
   std::string unclear_error;
+  // The first EUCLEAN or EIO: damage found by using the file system.
+  std::string first_damage;
 };
 
 // Is this a clear error: a positive errno, and a message with an operation?

@@ -5,11 +5,16 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <climits>
+#include <cstring>
+#include <utility>
+#include <vector>
 #include <set>
 #include <thread>
 
@@ -412,6 +417,71 @@ TEST_F(DirectoryTest, DeletingWhileListingStillListsEveryOtherEntryOnce) {
     EXPECT_EQ(listed.count(name), 1u) << name;
   }
   EXPECT_EQ(list_dir(path("d")).size(), static_cast<size_t>(kEntries) - deleted.size() + 2);
+}
+
+TEST_F(DirectoryTest, SeekdirToATelldirPositionResumesAtTheSameEntry) {
+  ASSERT_EQ(mkdir(path("d").c_str(), 0755), 0);
+  for (int i = 0; i < 500; ++i) ASSERT_EQ(write_file(path("d/f" + std::to_string(i)), ""), 0);
+  DIR* d = opendir(path("d").c_str());
+  ASSERT_NE(d, nullptr) << strerror(errno);
+  std::vector<std::pair<long, std::string>> positions;  // telldir before each entry
+  for (;;) {
+    long pos = telldir(d);
+    dirent* e = readdir(d);
+    if (e == nullptr) break;
+    positions.emplace_back(pos, e->d_name);
+  }
+  ASSERT_EQ(positions.size(), 502u);
+  // Jump back to a few positions, also after a new entry was added
+  // elsewhere in the directory: the same entry comes next each time.
+  ASSERT_EQ(write_file(path("d/added-late"), ""), 0);
+  for (std::size_t i : {std::size_t{0}, std::size_t{1}, std::size_t{137}, std::size_t{400},
+                        std::size_t{501}}) {
+    seekdir(d, positions[i].first);
+    dirent* e = readdir(d);
+    ASSERT_NE(e, nullptr) << "nothing after seekdir to entry " << i;
+    EXPECT_EQ(std::string(e->d_name), positions[i].second) << "after seekdir to entry " << i;
+  }
+  closedir(d);
+}
+
+TEST_F(DirectoryTest, DirectoriesFsyncAndHoldSocketsFifosAndManyLinks) {
+  ASSERT_EQ(mkdir(path("d").c_str(), 0755), 0);
+  UniqueFd dir(open(path("d").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_GE(dir, 0);
+  EXPECT_EQ(errno_of(fsync(dir)), 0);
+
+  // A Unix socket bound on the mount: a socket inode made by mknod.
+  UniqueFd server(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string sock = path("d/sock");
+  ASSERT_LT(sock.size(), sizeof addr.sun_path);
+  memcpy(addr.sun_path, sock.c_str(), sock.size() + 1);
+  ASSERT_EQ(errno_of(bind(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr)), 0);
+  ASSERT_EQ(errno_of(listen(server, 1)), 0);
+  EXPECT_TRUE(S_ISSOCK(lstat_of(sock).st_mode));
+  UniqueFd client(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  EXPECT_EQ(errno_of(connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr)), 0);
+
+  // A FIFO carries data between two descriptors.
+  ASSERT_EQ(errno_of(mkfifo(path("d/fifo").c_str(), 0600)), 0);
+  UniqueFd fifo(open(path("d/fifo").c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_GE(fifo, 0);
+  ASSERT_EQ(write(fifo, "pipe", 4), 4);
+  char buf[4];
+  ASSERT_EQ(read(fifo, buf, 4), 4);
+  EXPECT_EQ(std::string(buf, 4), "pipe");
+
+  // A thousand names for one file.
+  ASSERT_EQ(write_file(path("d/target"), "t"), 0);
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(errno_of(link(path("d/target").c_str(), path("d/l" + std::to_string(i)).c_str())), 0)
+        << i;
+  }
+  EXPECT_EQ(stat_of(path("d/target")).st_nlink, 1001u);
+  EXPECT_EQ(errno_of(unlink(path("d/target").c_str())), 0);
+  EXPECT_EQ(stat_of(path("d/l999")).st_nlink, 1000u);
 }
 
 TEST_F(DirectoryTest, AppendsGoToTheEndAndFarWritesLeaveAHole) {

@@ -103,7 +103,11 @@ TEST_F(StandardProgramsTest, DdOfAMultiMebibyteFileWithFsyncReadsBackIdentical) 
                                   "conv=fsync", "status=none"}));
   ASSERT_NO_FATAL_FAILURE(run_ok({"cmp", scratch("source"), path("odd")}));
 
-  // Read back around the page cache too (O_DIRECT goes straight to pinfsd).
+  // Write and read around the page cache too (O_DIRECT goes straight to
+  // pinfsd).
+  ASSERT_NO_FATAL_FAILURE(run_ok({"dd", "if=" + scratch("source"), "of=" + path("direct"),
+                                  "bs=1M", "oflag=direct", "status=none"}));
+  ASSERT_NO_FATAL_FAILURE(run_ok({"cmp", scratch("source"), path("direct")}));
   ASSERT_NO_FATAL_FAILURE(run_ok({"dd", "if=" + path("big"), "of=" + scratch("back"), "bs=1M",
                                   "iflag=direct", "status=none"}));
   ASSERT_NO_FATAL_FAILURE(run_ok({"cmp", scratch("source"), scratch("back")}));
