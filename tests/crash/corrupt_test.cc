@@ -294,7 +294,7 @@ struct CaseOutcome {
 bool is_corruption_errno(int e) { return e == EUCLEAN || e == EIO || e == EINVAL; }
 
 bool same_bytes(const std::byte* data, std::size_t size, const std::vector<std::byte>& image) {
-  return size == image.size() && std::memcmp(data, image.data(), size) == 0;
+  return size == image.size() && (size == 0 || std::memcmp(data, image.data(), size) == 0);
 }
 
 void exercise_mounted(fs::FileSystem& f, CaseOutcome& out, const std::string& what, bool mutate) {

@@ -28,7 +28,7 @@ struct WorkloadOptions {
   std::uint64_t seed = 1;
   // Keep the tree small: every crash image reads all of it back.
   std::uint64_t max_file_bytes = 320 << 10;
-  std::uint64_t max_total_bytes = 3 << 19;  // 1.5 MiB
+  std::uint64_t max_total_bytes = 5 << 18;  // 1.25 MiB
   std::size_t max_paths = 120;
   // Compare the live tree with the model after every operation.
   bool verify_live_tree = true;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -33,8 +34,9 @@ const Bases& bases() {
     crashtest::SampleImageOptions o;
     o.image_bytes = kFuzzImageBytes;
     o.map_alignment_bytes = kMapAlignmentBytes;
-    o.large_file_bytes = 256 << 10;
-    o.entries_in_big_dir = 24;
+    o.large_file_bytes = 160 << 10;
+    o.entries_in_big_dir = 20;
+    o.inode_count = 64;
     auto built = crashtest::build_sample_image(o);
     if (!built.ok()) {
       out->error = "building the base image: " + built.error().message();
@@ -61,7 +63,8 @@ std::uint32_t le32(const std::uint8_t* p) {
 }
 
 bool same_bytes(const fs::Media& m, const std::vector<std::byte>& image) {
-  return m.size_bytes() == image.size() && std::memcmp(m.data(), image.data(), image.size()) == 0;
+  return m.size_bytes() == image.size() &&
+         (image.empty() || std::memcmp(m.data(), image.data(), image.size()) == 0);
 }
 
 std::vector<std::byte> patched_image(std::span<const std::uint8_t> in) {
@@ -150,18 +153,16 @@ std::string run_image_input(std::span<const std::uint8_t> input) {
   std::vector<std::byte> image = patched_image(input);
   Problems p;
 
-  // check never writes.
+  // check and a read-only mount never write: one media serves both, and is
+  // compared with the image after each.
   {
     auto media = fs::Media::from_image(image, kMapAlignmentBytes);
     auto report = fs::FileSystem::check(*media);
     if (!report.ok()) p.require_clear(report.error(), "check");
     if (!same_bytes(*media, image)) p.add("check wrote to the image");
-  }
-  // A read-only mount never writes.
-  {
     fs::MountOptions ro;
     ro.read_only = true;
-    auto mounted = fs::FileSystem::mount(fs::Media::from_image(image, kMapAlignmentBytes), ro);
+    auto mounted = fs::FileSystem::mount(std::move(media), ro);
     if (!mounted.ok()) {
       p.require_clear(mounted.error(), "read-only mount");
     } else {
@@ -172,7 +173,8 @@ std::string run_image_input(std::span<const std::uint8_t> input) {
   }
   // A read-write mount, used, unmounted and checked.
   {
-    auto mounted = fs::FileSystem::mount(fs::Media::from_image(image, kMapAlignmentBytes));
+    auto mounted =
+        fs::FileSystem::mount(fs::Media::from_image(std::move(image), kMapAlignmentBytes));
     if (!mounted.ok()) {
       p.require_clear(mounted.error(), "mount");
     } else {
@@ -193,7 +195,9 @@ std::vector<std::vector<std::uint8_t>> seed_inputs() {
   out.push_back({0});  // the clean image
   out.push_back({1});  // the image a power failure left
   out.push_back({4 | (20 << 3)});  // truncated to 20/32
+  std::set<std::string> names;
   for (std::size_t r = 0; r < b.regions.size(); ++r) {
+    if (!names.insert(b.regions[r].name).second) continue;  // one region of each kind
     for (std::uint8_t flags : {0, 1, 2, 3}) {
       // Eight bytes of 0xff at the region's start and in its middle.
       for (std::uint32_t offset : {0u, static_cast<std::uint32_t>(b.regions[r].length / 2)}) {

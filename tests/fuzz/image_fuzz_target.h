@@ -31,8 +31,10 @@
 
 namespace pinfs::fuzz {
 
-// The size of the base image and the input format's limits.
-inline constexpr std::uint64_t kFuzzImageBytes = 2 << 20;
+// The size of the base image (the media minimum: every input copies it
+// twice, and copies are most of the time an input takes) and the input
+// format's limits.
+inline constexpr std::uint64_t kFuzzImageBytes = 1 << 20;
 inline constexpr std::size_t kMaxPatches = 64;
 
 // Runs one input: check, a read-only and a read-write mount of the patched

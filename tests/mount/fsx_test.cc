@@ -78,10 +78,10 @@ class FsxTest : public MountTest {
 constexpr FsxRun kMainRun = {100000, 5000, 20240501, 3u << 20, 256u << 10};
 // A small file and small operations: every operation overlaps earlier ones
 // and most are partial blocks and pages.
-constexpr FsxRun kSmallFileRun = {100000, 2000, 7, 128u << 10, 16u << 10};
+constexpr FsxRun kSmallFileRun = {100000, 1000, 7, 128u << 10, 16u << 10};
 // Two large files at once (up to 12 MiB, operations up to 1 MiB): the
 // allocator and the journal serve two inodes' layout changes concurrently.
-constexpr FsxRun kLargeFilesRun = {25000, 1000, 99, 12u << 20, 1u << 20};
+constexpr FsxRun kLargeFilesRun = {25000, 500, 99, 12u << 20, 1u << 20};
 
 TEST_F(FsxTest, RandomOperationsMatchAnInMemoryModel) {
   const std::string ops = env_or("PINFS_FSX_OPS", in_vm() ? kMainRun.vm_ops : kMainRun.native_ops);
