@@ -19,6 +19,7 @@
 #include "fs/le.h"
 #include "fs/recovery.h"
 #include "fs/superblock.h"
+#include "fs/xattr_blob.h"
 
 namespace pinfs::fs {
 
@@ -281,16 +282,8 @@ void Checker::check_inode(const MetaView& view, InodeNumber ino) {
       add(where, "xattrs: " + blob.error().detail());
     } else {
       own(n.xattr_block, n.xattr_blocks, owner(where + " xattrs"));
-      std::size_t at = 0;
-      const auto& p = blob->payload;
-      for (std::uint32_t i = 0; i < blob->item_count; ++i) {
-        if (p.size() - at < sizeof(format::XattrItem)) { add(where, "xattr item beyond the blob"); break; }
-        auto item = load_as<format::XattrItem>(p.data() + at);
-        at += sizeof item;
-        std::size_t len = static_cast<std::size_t>(item.name_length) + item.value_length;
-        if (item.name_length == 0 || len > p.size() - at) { add(where, fmt::format("xattr item {} out of bounds", i)); break; }
-        at += len;
-      }
+      auto items = parse_xattr_blob(*blob, ino);
+      if (!items.ok()) add(where, "xattrs: " + items.error().detail());
     }
   }
 }

@@ -7,9 +7,14 @@
 // file has grown past one unit) and holds no small blocks yet; a file without
 // the policy falls back to small blocks when no unit is free.
 //
-// Invariant: allocated bytes past EOF are zero. New blocks are zeroed (except
-// what the write covers) and persisted before the txn that maps them; a
-// shrinking truncate zeroes the tail it keeps before it commits.
+// Bytes past EOF are not kept zero: a shrinking truncate keeps the rest of
+// its last block (or aligned unit) as it was, because zeroing it before the
+// txn that shrinks the size would show a half-done truncate after a power
+// failure (size unchanged, tail zeroed). Instead every operation that grows
+// the size zeroes the mapped bytes between the old and the new size before
+// its txn commits (zero_exposed): invisible until then, so a power failure
+// in between shows the file as before. New blocks are zeroed (except what
+// the write covers) and persisted before the txn that maps them.
 #include <fmt/format.h>
 #include <linux/falloc.h>
 #include <sys/stat.h>
@@ -63,6 +68,13 @@ Status PmemFileSystem::zero_mapped(Op& op, const format::Inode& inode, std::uint
     media_->fill(media_off, 0, e - s);
     media_->flush(media_off, e - s);
   }
+  return ok_status();
+}
+
+Status PmemFileSystem::zero_exposed(Op& op, const format::Inode& inode, std::uint64_t new_size) {
+  if (new_size <= inode.size) return ok_status();
+  PINFS_TRY(zero_mapped(op, inode, inode.size, new_size));
+  media_->drain();
   return ok_status();
 }
 
@@ -237,6 +249,8 @@ Result<std::size_t> PmemFileSystem::write(InodeNumber ino, std::uint64_t offset,
                    fmt::format("[{}, +{}) beyond the largest file", offset, data.size()));
     const std::uint64_t end = offset + data.size();
     const std::uint64_t bs = geo_.block_size;
+    // Before allocating: only blocks mapped already can hold stale bytes.
+    PINFS_TRY(zero_exposed(op, n, offset));
     PINFS_TRY(allocate_range(op, n, offset / bs, div_up(end, bs), offset, end));
     PINFS_ASSIGN_OR_RETURN(auto maps, maps_.find(op.view, n, offset / bs,
                                                  div_up(end, bs) - offset / bs));
@@ -275,44 +289,52 @@ Result<std::size_t> PmemFileSystem::write(InodeNumber ino, std::uint64_t offset,
 Status PmemFileSystem::truncate_locked(InodeNumber ino, std::uint64_t size) {
   const std::uint64_t bs = geo_.block_size;
   const std::uint64_t bpu = geo_.blocks_per_unit();
-  // Zero what the file keeps past the new size, then unmap the rest in
-  // batches; every batch is a consistent file (the size covers all kept
-  // data). The last batch is left to the caller's op.
+  // A file with many extents is unmapped in batches from its end, each batch
+  // one txn, and the first batch already sets the new size: the truncate is
+  // visible whole or not at all, and a power failure between batches leaves
+  // only mapped blocks past EOF (zeroed if the file grows again, freed by the
+  // next truncate or the final unlink). The last batch is left to the
+  // caller's op.
   for (;;) {
     Op op(*this);
     PINFS_ASSIGN_OR_RETURN(format::Inode n, inodes_.read(op.view, ino));
-    if (size >= n.size) return ok_status();
     std::uint64_t keep_end = div_up(size, bs);
     if (keep_end % bpu != 0) {
       PINFS_ASSIGN_OR_RETURN(bool aligned, unit_is_aligned(op, n, keep_end / bpu));
       if (aligned) keep_end = (keep_end / bpu + 1) * bpu;
     }
-    PINFS_TRY(zero_mapped(op, n, size, std::min<std::uint64_t>(n.size, keep_end * bs)));
-    media_->drain();
     PINFS_ASSIGN_OR_RETURN(auto beyond, maps_.find(op.view, n, keep_end, UINT64_MAX));
     if (beyond.size() <= kFreeBatchExtents) return ok_status();
-    std::uint64_t from = beyond[beyond.size() - kFreeBatchExtents].file_block;
+    std::uint64_t from = std::max(keep_end, beyond[beyond.size() - kFreeBatchExtents].file_block);
     PINFS_TRY(unmap_range(op, n, from, UINT64_MAX));
-    n.size = std::max(size, std::min<std::uint64_t>(n.size, from * bs));
+    if (size < n.size) {
+      n.size = size;
+      Timespec t = now();
+      set_time(n.mtime, t);
+      set_time(n.ctime, t);
+    }
     inodes_.write(op.view, n);
     PINFS_TRY(commit(op));
   }
 }
 
 Status PmemFileSystem::apply_setattr(Op& op, format::Inode& n, const SetAttr& c,
-                                     const Caller& caller) {
-  (void)caller;
+                                     bool shrinking) {
   Timespec t = now();
   if (c.size) {
     const std::uint64_t bs = geo_.block_size;
     const std::uint64_t bpu = geo_.blocks_per_unit();
-    if (*c.size < n.size) {
+    // truncate_locked may have set the size already; what it left mapped
+    // past the new end goes in this txn.
+    if (shrinking) {
       std::uint64_t keep_end = div_up(*c.size, bs);
       if (keep_end % bpu != 0) {
         PINFS_ASSIGN_OR_RETURN(bool aligned, unit_is_aligned(op, n, keep_end / bpu));
         if (aligned) keep_end = (keep_end / bpu + 1) * bpu;
       }
       PINFS_TRY(unmap_range(op, n, keep_end, UINT64_MAX));
+    } else {
+      PINFS_TRY(zero_exposed(op, n, *c.size));
     }
     n.size = *c.size;
     set_time(n.mtime, t);
@@ -372,11 +394,12 @@ Result<Attr> PmemFileSystem::setattr(InodeNumber ino, const SetAttr& changes,
           retry = true;
           return Attr{};
         }
+        shrinking = changes.size && *changes.size < n.size;
       }
-      if (changes.size) PINFS_TRY(truncate_locked(ino, *changes.size));
+      if (shrinking) PINFS_TRY(truncate_locked(ino, *changes.size));
       Op op(*this);
       PINFS_ASSIGN_OR_RETURN(format::Inode n, inodes_.read(op.view, ino));
-      PINFS_TRY(apply_setattr(op, n, changes, caller));
+      PINFS_TRY(apply_setattr(op, n, changes, shrinking));
       inodes_.write(op.view, n);
       PINFS_TRY(commit(op));
       return to_attr(n);

@@ -86,6 +86,7 @@ Status PmemFileSystem::fallocate(InodeNumber ino, int mode, std::uint64_t offset
     Timespec t = now();
     switch (op_mode) {
       case 0:
+        if (!keep_size) PINFS_TRY(zero_exposed(op, n, end));
         PINFS_TRY(allocate_range(op, n, offset / bs, div_up(end, bs), 0, 0));
         media_->drain();
         if (!keep_size && end > n.size) {
@@ -96,6 +97,7 @@ Status PmemFileSystem::fallocate(InodeNumber ino, int mode, std::uint64_t offset
       case FALLOC_FL_ZERO_RANGE:
         // Not a layout change: allocated blocks are zeroed in place, holes
         // get new (zeroed) blocks.
+        if (!keep_size) PINFS_TRY(zero_exposed(op, n, offset));
         PINFS_TRY(zero_mapped(op, n, offset, end));
         PINFS_TRY(allocate_range(op, n, offset / bs, div_up(end, bs), 0, 0));
         media_->drain();

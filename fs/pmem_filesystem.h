@@ -165,14 +165,16 @@ class PmemFileSystem final : public FileSystem {
                         std::uint64_t end_block, std::uint64_t write_begin,
                         std::uint64_t write_end);
   Status zero_mapped(Op& op, const format::Inode& inode, std::uint64_t begin, std::uint64_t end);
+  // Zeroes the mapped bytes in [inode.size, new_size) and drains: what a
+  // growing size makes visible (data_ops.cc, on bytes past EOF).
+  Status zero_exposed(Op& op, const format::Inode& inode, std::uint64_t new_size);
   Status unmap_range(Op& op, format::Inode& inode, std::uint64_t first_block,
                      std::uint64_t end_block);
   Result<bool> has_aligned_units(Op& op, const format::Inode& inode);
   // Zeroes the kept tail and unmaps all but the last batch of what a
   // shrink to `size` drops (big files take several txns).
   Status truncate_locked(InodeNumber ino, std::uint64_t size);
-  Status apply_setattr(Op& op, format::Inode& inode, const SetAttr& changes,
-                       const Caller& caller);
+  Status apply_setattr(Op& op, format::Inode& inode, const SetAttr& changes, bool shrinking);
   // File blocks [first, end) of the inode, shrunk to whole aligned units
   // where a file unit maps one: what a hole punch may unmap.
   Result<std::pair<std::uint64_t, std::uint64_t>> removable_blocks(Op& op,

@@ -12,11 +12,12 @@
 #include "fs/blob.h"
 #include "fs/le.h"
 #include "fs/pmem_filesystem.h"
+#include "fs/xattr_blob.h"
 
 namespace pinfs::fs {
 
 struct PmemFileSystem::Xattrs {
-  std::vector<std::pair<std::string, std::vector<std::byte>>> items;
+  XattrItems items;
   auto find(std::string_view name) {
     return std::find_if(items.begin(), items.end(), [&](const auto& it) { return it.first == name; });
   }
@@ -59,40 +60,12 @@ Result<PmemFileSystem::Xattrs> PmemFileSystem::load_xattrs(const MetaView& view,
   if (n.xattr_block == 0) return out;
   PINFS_ASSIGN_OR_RETURN(Blob blob, read_blob(view, format::kKindXattr, n.ino,
                                               {n.xattr_block, n.xattr_blocks}));
-  const std::byte* p = blob.payload.data();
-  std::size_t size = blob.payload.size();
-  std::size_t at = 0;
-  std::set<std::string, std::less<>> seen;
-  for (std::uint32_t i = 0; i < blob.item_count; ++i) {
-    if (size - at < sizeof(format::XattrItem))
-      return corrupt("read xattrs", InodeTable::name(n.ino), "item header beyond the blob");
-    auto item = load_as<format::XattrItem>(p + at);
-    at += sizeof item;
-    std::size_t nl = item.name_length, vl = item.value_length;
-    if (nl == 0 || vl > kXattrValueMaxBytes || nl + vl > size - at)
-      return corrupt("read xattrs", InodeTable::name(n.ino), fmt::format("item {} out of bounds", i));
-    std::string name(reinterpret_cast<const char*>(p + at), nl);
-    if (!seen.insert(name).second)
-      return corrupt("read xattrs", InodeTable::name(n.ino), fmt::format("'{}' appears twice", name));
-    out.items.push_back({std::move(name), std::vector<std::byte>(p + at + nl, p + at + nl + vl)});
-    at += nl + vl;
-  }
-  if (at != size) return corrupt("read xattrs", InodeTable::name(n.ino), "trailing bytes in the blob");
+  PINFS_ASSIGN_OR_RETURN(out.items, parse_xattr_blob(blob, n.ino));
   return out;
 }
 
 Status PmemFileSystem::store_xattrs(Op& op, format::Inode& n, const Xattrs& xs) {
-  std::vector<std::byte> payload;
-  for (const auto& [name, value] : xs.items) {
-    format::XattrItem item{};
-    item.name_length = static_cast<std::uint8_t>(name.size());
-    item.value_length = static_cast<std::uint32_t>(value.size());
-    std::size_t at = payload.size();
-    payload.resize(at + sizeof item + name.size() + value.size());
-    store_as(payload.data() + at, item);
-    std::memcpy(payload.data() + at + sizeof item, name.data(), name.size());
-    if (!value.empty()) std::memcpy(payload.data() + at + sizeof item + name.size(), value.data(), value.size());
-  }
+  std::vector<std::byte> payload = encode_xattr_blob(xs.items);
   std::uint64_t limit = std::min<std::uint64_t>(kXattrBlobMaxBytes, geo_.unit_bytes) -
                         sizeof(format::BlobHeader);
   if (payload.size() > limit)

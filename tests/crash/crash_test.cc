@@ -250,15 +250,6 @@ void expect_image_holds_model(std::vector<std::byte> image, const FsModel& model
 }
 
 TEST(CrashTest, EveryReturnedOperationSurvivesEveryCrashPoint) {
-  // Known bug, open in issue 4: with the default seed the workload's own
-  // truncate at operation #1904 fails with EUCLEAN ("frees 11 blocks, part of
-  // aligned unit 61"): shrinking a file whose tail sits in a partly used
-  // aligned unit. Skipped, not passed, until fs/ is fixed; set
-  // PINFS_CRASH_KNOWN_BUG=run to reproduce.
-  if (pinfs::testing::env_or_empty("PINFS_CRASH_KNOWN_BUG") != "run") {
-    GTEST_SKIP() << "known fs bug: truncate inside a partly used aligned unit fails with "
-                    "EUCLEAN (seed 20241125, op #1904); see issue 4";
-  }
   CampaignConfig config = CampaignConfig::from_env();
   std::printf("crash: seed %llu (PINFS_CRASH_SEED), at least %llu operations (PINFS_CRASH_OPS), "
               "%llu crash points (PINFS_CRASH_POINTS), %d images each (PINFS_CRASH_IMAGES)\n",

@@ -5,6 +5,8 @@
 
 #include <chrono>
 
+#include <fmt/format.h>
+
 #include "tests/fs/fs_test_env.h"
 
 namespace pinfs::fs::testing {
@@ -112,6 +114,33 @@ TEST_F(DataTest, TruncateOfALargeFileInsideAnAlignedUnitKeepsZerosBeyondTheEnd) 
   std::string all = read_string(f, 0, 3 * kUnit);
   EXPECT_EQ(all.find_first_not_of('y'), kUnit + 4096 + 10);
   EXPECT_EQ(all.find_first_not_of('\0', kUnit + 4096 + 10), std::string::npos);
+}
+
+// A shrinking truncate leaves the rest of its last block as it was (zeroing
+// it before the size changes would show a half-done truncate after a power
+// failure); every way of growing the file again must expose zeros.
+TEST_F(DataTest, AWritePastTheEndAfterAShrinkExposesZerosInTheGap) {
+  InodeNumber f = create(kRootInode, "f");
+  write_string(f, 0, std::string(8000, 'x'));
+  SetAttr down;
+  down.size = 100;
+  ASSERT_OK(fs_->setattr(f, down, caller_));
+  write_string(f, 6000, "end");
+  EXPECT_EQ(read_string(f, 0, 6003), std::string(100, 'x') + std::string(5900, '\0') + "end");
+}
+
+TEST_F(DataTest, FallocateGrowingTheFileAfterAShrinkExposesZeros) {
+  for (int mode : {0, FALLOC_FL_ZERO_RANGE}) {
+    InodeNumber f = create(kRootInode, fmt::format("f{}", mode));
+    write_string(f, 0, std::string(8000, 'x'));
+    SetAttr down;
+    down.size = 100;
+    ASSERT_OK(fs_->setattr(f, down, caller_));
+    // Starts past the old end, so the bytes in between are exposed too.
+    ASSERT_OK(fs_->fallocate(f, mode, 5000, 3000, caller_));
+    EXPECT_EQ(read_string(f, 0, 8000), std::string(100, 'x') + std::string(7900, '\0'))
+        << "mode " << mode;
+  }
 }
 
 TEST_F(DataTest, TruncateToZeroFreesEveryBlock) {
