@@ -114,6 +114,18 @@ Result<std::unique_ptr<Media>> Media::open(const std::string& path,
   }
   struct stat st {};
   if (::fstat(fd.fd, &st) != 0) return Error::from_errno(op, path, "fstat");
+  // Before anything reads or writes the media: one writer, or any number of
+  // readers (an OFD lock, so it belongs to this description alone and goes
+  // with the process, SIGKILL included).
+  struct flock lock {};
+  lock.l_type = options.read_only ? F_RDLCK : F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  if (::fcntl(fd.fd, F_OFD_SETLK, &lock) != 0) {
+    if (errno == EAGAIN || errno == EACCES)
+      return Error(EBUSY, op, path,
+                   "in use by another process (a running pinfsd, mkfs or check); stop it first");
+    return Error::from_errno(op, path, "lock");
+  }
 
   auto media = std::unique_ptr<Media>(new Media());
   media->path_ = path;
@@ -217,7 +229,10 @@ Result<std::unique_ptr<Media>> Media::open(const std::string& path,
   media->drain_fn_ = pmem2_get_drain_fn(map);
   media->memcpy_fn_ = pmem2_get_memcpy_fn(map);
   media->memset_fn_ = pmem2_get_memset_fn(map);
+  FdGuard client_fd{::open(fmt::format("/proc/self/fd/{}", fd.fd).c_str(), flags)};
+  if (client_fd.fd < 0) return Error::from_errno(op, path, "reopen for clients");
   media->fd_ = fd.release();
+  media->client_fd_ = client_fd.release();
   if (options.track_durability) {
     media->tracker_ = std::make_unique<DurabilityTracker>(media->base_, media->size_bytes_);
   }
@@ -247,6 +262,7 @@ std::unique_ptr<Media> Media::from_image(std::vector<std::byte> image,
 
 Media::~Media() {
   if (map_ != nullptr) pmem2_map_delete(&map_);
+  if (client_fd_ >= 0) ::close(client_fd_);
   if (fd_ >= 0) ::close(fd_);
 }
 

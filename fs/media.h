@@ -72,9 +72,17 @@ class Media {
   std::uint64_t map_alignment_bytes() const { return map_alignment_bytes_; }
   StoreGranularity store_granularity() const { return granularity_; }
   bool read_only() const { return read_only_; }
-  // The descriptor of the device or file (-1 for memory media): what the
-  // daemon passes to clients that map files.
+  // The descriptor of the device or file (-1 for memory media). It holds an
+  // open-file-description lock on the whole media (exclusive read-write,
+  // shared read-only), so a second daemon, a mkfs or a check of a file
+  // system in use is refused with EBUSY instead of corrupting it.
   int fd() const { return fd_; }
+  // A second open file description of the same media, without the lock:
+  // what the daemon passes to clients that map files (SCM_RIGHTS). A lock
+  // held through a description that clients share would outlive the daemon
+  // while they hold it, and a restarted daemon could not open its own file
+  // system. -1 for memory media.
+  int client_fd() const { return client_fd_; }
 
   const std::byte* data() const { return base_; }
 
@@ -103,6 +111,7 @@ class Media {
   MediaKind kind_ = MediaKind::memory;
   std::string path_;
   int fd_ = -1;
+  int client_fd_ = -1;
   pmem2_map* map_ = nullptr;
   std::byte* base_ = nullptr;
   std::uint64_t size_bytes_ = 0;

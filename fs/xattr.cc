@@ -33,7 +33,15 @@ Status check_xattr_name(const char* op, InodeNumber ino, std::string_view name) 
   if (name.empty() || name.size() > kXattrNameMaxBytes)
     return Error(ERANGE, op, object_of(ino, name),
                  fmt::format("names are 1 to {} bytes", kXattrNameMaxBytes));
-  static constexpr std::string_view kPrefixes[] = {"user.", "trusted.", "security.", "system."};
+  // No system. names: those are POSIX ACLs (and other kernel-interpreted
+  // attributes), which pinfs does not implement. Storing
+  // system.posix_acl_access as plain bytes would let `cp -a` believe it had
+  // set the permissions while the mode bits stay as created; refusing it with
+  // EOPNOTSUPP, as ext4 mounted noacl does, makes programs fall back to chmod.
+  if (name.starts_with("system."))
+    return Error(EOPNOTSUPP, op, object_of(ino, name),
+                 "POSIX ACLs and other system. attributes are not supported");
+  static constexpr std::string_view kPrefixes[] = {"user.", "trusted.", "security."};
   for (std::string_view p : kPrefixes) {
     if (name.starts_with(p)) {
       if (name.size() == p.size()) return Error(EINVAL, op, object_of(ino, name), "empty name after the namespace");
@@ -41,7 +49,7 @@ Status check_xattr_name(const char* op, InodeNumber ino, std::string_view name) 
     }
   }
   return Error(EOPNOTSUPP, op, object_of(ino, name),
-               "namespaces are user., trusted., security. and system.");
+               "namespaces are user., trusted. and security.");
 }
 
 bool has_layout_policy(const format::Inode& n) {

@@ -4,6 +4,7 @@
 #include "fs/fuse/fuse_ops.h"
 
 #define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 12)
+#include <fcntl.h>
 #include <fuse3/fuse_lowlevel.h>
 
 #include <linux/falloc.h>
@@ -234,6 +235,20 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (S_ISDIR(attr->mode)) {
     fuse_reply_err(req, EISDIR);
     return;
+  }
+  // libfuse asks for FUSE_CAP_ATOMIC_O_TRUNC by default: the kernel then
+  // sends O_TRUNC here instead of a SETATTR first, and the truncate is ours.
+  // It is a layout change like any truncate down (leases are asked first).
+  // As on Linux, O_RDONLY|O_TRUNC truncates too (the kernel checked write
+  // permission already).
+  if ((fi->flags & O_TRUNC) != 0 && S_ISREG(attr->mode) && attr->size != 0) {
+    SetAttr truncate;
+    truncate.size = 0;
+    auto r = fs_of(req).setattr(ino, truncate, layout_caller_of(req));
+    if (!r.ok()) {
+      reply_error(req, r.error());
+      return;
+    }
   }
   // Drop cached pages at open: a client may have written the file through a
   // direct mapping since (close-to-open coherence, docs/mount.md).

@@ -32,6 +32,18 @@ TEST_F(XattrTest, SetGetListAndRemove) {
   EXPECT_EQ(fs_->listxattr(f)->size(), 2u);
 }
 
+// pinfs has no POSIX ACLs: accepting system.posix_acl_access as plain bytes
+// would make cp -a skip its chmod and leave the modes it created with.
+TEST_F(XattrTest, PosixAclNamesAreRefusedWithEopnotsupp) {
+  InodeNumber f = create(kRootInode, "f");
+  for (const char* name : {"system.posix_acl_access", "system.posix_acl_default", "system.x"}) {
+    EXPECT_ERRNO(fs_->setxattr(f, name, as_bytes("acl"), 0, caller_), EOPNOTSUPP);
+    EXPECT_ERRNO(fs_->getxattr(f, name), EOPNOTSUPP);
+    EXPECT_ERRNO(fs_->removexattr(f, name, caller_), EOPNOTSUPP);
+  }
+  EXPECT_TRUE(fs_->listxattr(f)->empty());
+}
+
 TEST_F(XattrTest, CreateAndReplaceFlagsAreHonoured) {
   InodeNumber f = create(kRootInode, "f");
   EXPECT_ERRNO(fs_->setxattr(f, "user.x", as_bytes("v"), XATTR_REPLACE, caller_), ENODATA);

@@ -1,5 +1,6 @@
 #include "fs/media.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
@@ -68,10 +69,65 @@ TEST_F(MediaTest, StoreThenPersistIsVisibleThroughAnotherMapping) {
   const char msg[] = "persisted";
   (*writer)->store(4096, msg, sizeof msg);
   (*writer)->persist(4096, sizeof msg);
+  // Another view of the file while the writer holds it (a second Media
+  // would be refused: the writer's lock).
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  char got[sizeof msg] = {};
+  EXPECT_EQ(::pread(fd, got, sizeof got, 4096), static_cast<ssize_t>(sizeof got));
+  ::close(fd);
+  EXPECT_STREQ(got, msg);
+  writer->reset();
   auto reader = Media::open(p, {.read_only = true});
   ASSERT_TRUE(reader.ok()) << reader.error().message();
   EXPECT_TRUE((*reader)->read_only());
   EXPECT_STREQ(reinterpret_cast<const char*>((*reader)->data() + 4096), msg);
+}
+
+// One writer or many readers: a second daemon, a mkfs or a check of a file
+// system in use is refused instead of writing under the first.
+TEST_F(MediaTest, ASecondOpenWhileOpenForWritingIsRefusedWithEbusy) {
+  auto writer = Media::open(path("pool"), {.create_size_bytes = 4 << 20});
+  ASSERT_TRUE(writer.ok()) << writer.error().message();
+  auto again = Media::open(path("pool"));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().errnum(), EBUSY);
+  EXPECT_NE(again.error().message().find(path("pool")), std::string::npos)
+      << again.error().message();
+  auto reader = Media::open(path("pool"), {.read_only = true});
+  ASSERT_FALSE(reader.ok());
+  EXPECT_EQ(reader.error().errnum(), EBUSY);
+  writer->reset();
+  EXPECT_TRUE(Media::open(path("pool")).ok()) << "the lock outlived the media";
+}
+
+TEST_F(MediaTest, ReadersShareTheMediaButKeepWritersOut) {
+  ASSERT_TRUE(Media::open(path("pool"), {.create_size_bytes = 4 << 20}).ok());
+  auto first = Media::open(path("pool"), {.read_only = true});
+  auto second = Media::open(path("pool"), {.read_only = true});
+  ASSERT_TRUE(first.ok()) << first.error().message();
+  ASSERT_TRUE(second.ok()) << second.error().message();
+  auto writer = Media::open(path("pool"));
+  ASSERT_FALSE(writer.ok());
+  EXPECT_EQ(writer.error().errnum(), EBUSY);
+}
+
+// Clients get a description of their own: holding it must not keep a
+// restarted daemon out.
+TEST_F(MediaTest, TheClientDescriptorDoesNotCarryTheLock) {
+  auto media = Media::open(path("pool"), {.create_size_bytes = 4 << 20});
+  ASSERT_TRUE(media.ok()) << media.error().message();
+  int client = ::dup((*media)->client_fd());
+  ASSERT_GE(client, 0);
+  struct stat a {}, b {};
+  ASSERT_EQ(::fstat(client, &a), 0);
+  ASSERT_EQ(::fstat((*media)->fd(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  media->reset();
+  auto reopened = Media::open(path("pool"));
+  EXPECT_TRUE(reopened.ok()) << "a client's descriptor kept the media locked: "
+                             << reopened.error().message();
+  ::close(client);
 }
 
 TEST_F(MediaTest, MissingFileWithoutSizeIsENOENTNamingThePath) {

@@ -141,11 +141,11 @@ Dispatch RequestHandlers::map(ClientSession& s, std::uint64_t id, const protocol
     reply.file_size = size->size;
     reply.media_size = fs_.media().size_bytes();
     for (const fs::Extent& e : *extents) reply.extents.push_back({e.file_offset, e.media_offset, e.length});
-    if (fs_.media().fd() < 0) {
+    if (fs_.media().client_fd() < 0) {
       return fail(Error(EOPNOTSUPP, "map", file.path, "this media has no descriptor to hand out"));
     }
     Reply out = reply_ok(id, MessageKind::map, reply);
-    out.pass_fd = fs_.media().fd();
+    out.pass_fd = fs_.media().client_fd();
     return out;
   }};
 }
