@@ -1,7 +1,9 @@
 // The control socket's robustness: a malformed, oversized or out-of-order
 // message closes that one connection (with a logged reason) and no other;
 // a client that goes loses its leases.
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -162,6 +164,68 @@ TEST_F(ConnectionTest, AClientThatExitsLosesItsLeasesAndNothingWaitsForIt) {
     std::this_thread::sleep_for(20ms);
   }
   EXPECT_EQ(punch_hole(file_path, 0, 1 << 20), 0);
+}
+
+// The session ends with the client's process, not with its socket: here a
+// child of the client keeps the socket open after the client exits, so the
+// daemon learns of the exit from the pidfd first (the order the VM showed,
+// where closing the session from that path once crashed the daemon).
+TEST_F(ConnectionTest, AClientWhoseSocketOutlivesItsProcessLosesItsLeasesAtTheExit) {
+  ASSERT_EQ(write_pattern(path("f"), 2 << 20, 3), 0);
+  const std::string socket = socket_path();
+  const std::string file_path = path("f");
+  int release[2];
+  int ready[2];
+  ASSERT_EQ(::pipe2(release, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  const pid_t client_pid = ::fork();
+  ASSERT_GE(client_pid, 0);
+  if (client_pid == 0) {
+    ::close(release[1]);
+    ::close(ready[0]);
+    auto client = Client::connect(socket);
+    if (!client.ok()) ::_exit(1);
+    auto file = client->open(file_path);
+    if (!file.ok()) ::_exit(2);
+    auto lease = file->lease(LeaseKind::unbreakable);
+    if (!lease.ok()) ::_exit(3);
+    // The keeper inherits the socket and holds it until the test lets go.
+    const pid_t keeper = ::fork();
+    if (keeper < 0) ::_exit(4);
+    if (keeper == 0) {
+      ::close(ready[1]);
+      char byte = 0;
+      (void)!::read(release[0], &byte, 1);
+      ::_exit(0);
+    }
+    const char ok = 1;
+    (void)!::write(ready[1], &ok, 1);
+    ::_exit(0);  // no destructors: the lease is never released
+  }
+  ::close(release[0]);
+  ::close(ready[1]);
+  char ok = 0;
+  const bool keeper_started = ::read(ready[0], &ok, 1) == 1 && ok == 1;
+  ::close(ready[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(client_pid, &status, 0), client_pid);
+  ASSERT_TRUE(keeper_started) << "the client failed with exit " << WEXITSTATUS(status);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  auto client = connect();
+  PINFS_ASSERT_OK(client);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    auto leases = client->list_leases_json();
+    PINFS_ASSERT_OK(leases);
+    if (nlohmann::json::parse(*leases)["leases"].empty()) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "the lease outlived its holder's process: " << *leases;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(punch_hole(file_path, 0, 1 << 20), 0);
+  ::close(release[1]);  // the keeper exits
+  EXPECT_TRUE(fs().daemon_alive());
 }
 
 }  // namespace

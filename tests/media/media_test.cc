@@ -226,6 +226,7 @@ TEST_F(MediaTest, DevdaxSizeAndAlignmentMatchDaxctlAndDataSurvivesReopen) {
   auto data = pattern(3 << 20, 99);
   const std::uint64_t off = (*media)->size_bytes() - (4 << 20);
   (*media)->store_persist(off, data.data(), data.size());
+  media->reset();  // the device takes one writer at a time
   media = Media::open(dax);
   ASSERT_TRUE(media.ok()) << media.error().message();
   EXPECT_EQ(std::memcmp((*media)->data() + off, data.data(), data.size()), 0);

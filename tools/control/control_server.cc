@@ -329,8 +329,11 @@ void ControlServer::send_next(const std::shared_ptr<ClientSession>& session) {
 
 // --- Closing ---------------------------------------------------------------
 
-void ControlServer::close_session(const std::shared_ptr<ClientSession>& session, const std::string& reason,
-                                  bool misbehaved) {
+void ControlServer::close_session(const std::shared_ptr<ClientSession>& caller_session,
+                                  const std::string& reason, bool misbehaved) {
+  // A copy: callers may pass the map's own element (on_process_exit,
+  // deliver_event), which sessions_.erase below destroys.
+  const std::shared_ptr<ClientSession> session = caller_session;
   if (session->state == ClientSession::State::closing) return;
   session->state = ClientSession::State::closing;
   // Wakes the receive and any send in flight; the socket itself is closed
