@@ -1,5 +1,6 @@
-// pinfs: the admin tool. One subcommand per file in this folder; exit codes
-// are documented in docs/pinfs.1.md and shared by every subcommand.
+// pinfs: the admin tool. One subcommand per file (or family) in this folder;
+// exit codes are documented in docs/pinfs.1.md and shared by every
+// subcommand (commands.h).
 #include <CLI/CLI.hpp>
 
 #include "tools/pinfs/commands.h"
@@ -10,6 +11,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   pinfs::tools::add_mkfs_command(app);
   pinfs::tools::add_check_command(app);
+  pinfs::tools::add_devices_command(app);
+  pinfs::tools::add_stat_command(app);
+  pinfs::tools::add_pins_command(app);
+  pinfs::tools::add_leases_command(app);
+  pinfs::tools::add_break_commands(app);
+  pinfs::tools::add_pin_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -65,11 +65,10 @@ void add_mkfs_command(CLI::App& app) {
                   "aligned extent size (default: the device alignment, at least 2M)");
   cmd->add_option("--inodes", args->inodes, "number of inodes (default: derived from the size)");
   cmd->callback([args] {
+    // Offline: every failure is "could not run" (a media in use included),
+    // as for check; the daemon's busy code is about leases and pins.
     Status st = run_mkfs(*args);
-    if (!st.ok()) {
-      fmt::print(stderr, "pinfs: {}\n", st.error().message());
-      set_exit_code(kExitFailed);
-    }
+    if (!st.ok()) report_failure(st.error(), kExitFailed);
   });
 }
 
