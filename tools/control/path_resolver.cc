@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "tools/control/file_access.h"
 
 namespace pinfs::control {
@@ -49,7 +51,8 @@ Result<ResolvedFile> resolve_path(fs::FileSystem& fs, const std::string& mountpo
   std::string walked;
   for (const std::string& part : parts) {
     if (!S_ISDIR(attr.mode)) {
-      return Error(ENOTDIR, op, path, "'" + (walked.empty() ? std::string("/") : walked) + "' is not a directory");
+      return Error(ENOTDIR, op, path,
+                   fmt::format("'{}' is not a directory", walked.empty() ? "/" : walked));
     }
     PINFS_TRY(check_access(attr, peer, X_OK, op, path));
     auto child = fs.lookup(attr.ino, part);
