@@ -39,6 +39,11 @@ struct LeaseState {
   std::atomic<LeaseKind> kind{LeaseKind::read};
   std::atomic<bool> held{true};
   std::atomic<bool> breaking{false};
+  // Released by this client (LEASE_RELEASE answered): the daemon released
+  // its pins with it, so their handles need no PIN_RELEASE of their own. A
+  // revoked lease is not: its pins still hold quarantined extents until
+  // they are released.
+  std::atomic<bool> released{false};
 };
 
 struct PinState {

@@ -21,7 +21,7 @@ LeaseState::~LeaseState() {
 }
 
 PinState::~PinState() {
-  if (!lease || !held) return;
+  if (!lease || !held || lease->released) return;
   if (lease->connection->connected()) {
     (void)lease->connection->call<protocol::EmptyReply>(protocol::PinReleaseRequest{id});
   }
@@ -87,6 +87,7 @@ Status Lease::release() {
   if (!done.ok() && done.error().errnum() != ENOENT) return std::move(done).error();
   state_->held = false;
   state_->breaking = false;
+  state_->released = true;
   return ok_status();
 }
 
@@ -100,7 +101,7 @@ Pin::~Pin() = default;
 std::uint64_t Pin::id() const { return state_->id; }
 FileRange Pin::range() const { return state_->range; }
 const std::vector<Extent>& Pin::extents() const { return state_->extents; }
-bool Pin::held() const { return state_ && state_->held; }
+bool Pin::held() const { return state_ && state_->held && !state_->lease->released; }
 
 Status Pin::report_registration(const Registration& r) {
   protocol::RegistrationReport report;
@@ -123,6 +124,10 @@ Status Pin::withdraw_registration(const std::string& device, std::uint32_t rkey)
 
 Status Pin::release() {
   if (!state_->held) return ok_status();
+  if (state_->lease->released) {  // released with its lease already
+    state_->held = false;
+    return ok_status();
+  }
   auto done = state_->lease->connection->call<protocol::EmptyReply>(protocol::PinReleaseRequest{state_->id});
   // ENOENT: the lease was released first, which released this pin.
   if (!done.ok() && done.error().errnum() != ENOENT) return std::move(done).error();

@@ -33,6 +33,30 @@ TEST_F(LeaseTableTest, PinWithoutALeaseIsRefusedWithEperm) {
   EXPECT_NE(pin.error().message().find("needs a layout lease"), std::string::npos) << pin.error().message();
 }
 
+// The pin holds the lease, and releasing the lease releases its pins first
+// (DESIGN.md §4): the pin handles know it and ask the daemon nothing more.
+TEST_F(LeaseTableTest, ReleasingALeaseReleasesItsPins) {
+  ASSERT_EQ(write_pattern(path("f"), kFileBytes, 1), 0);
+  auto client = connect();
+  PINFS_ASSERT_OK(client);
+  auto file = client->open(path("f"));
+  PINFS_ASSERT_OK(file);
+  auto lease = file->lease(LeaseKind::read);
+  PINFS_ASSERT_OK(lease);
+  auto first = lease->pin({0, kFileBytes / 2});
+  PINFS_ASSERT_OK(first);
+  auto second = lease->pin({kFileBytes / 2, kFileBytes / 2});
+  PINFS_ASSERT_OK(second);
+  PINFS_ASSERT_OK(lease->release());
+  EXPECT_FALSE(first->held());
+  EXPECT_FALSE(second->held());
+  EXPECT_TRUE(first->release().ok());
+  auto pins = client->list_pins_json();
+  PINFS_ASSERT_OK(pins);
+  EXPECT_TRUE(nlohmann::json::parse(*pins)["pins"].empty()) << *pins;
+  EXPECT_EQ(punch_hole(path("f"), 0, kFileBytes), 0);
+}
+
 // --- Row "read layout lease", cooperative holder ---------------------------
 
 // Each layout-changing system call the mount forwards, by name.
