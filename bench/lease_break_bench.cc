@@ -65,7 +65,7 @@ constexpr int kExitUsage = 2;
 
 struct Options {
   std::string pinfsd = PINFS_BENCH_PINFSD;
-  std::string pool_size = "2G";
+  std::string pool_size = "8G";  // room for 100,000 recorded pins (fs/geometry.h)
   std::optional<std::uint32_t> lease_break_ms;  // unset: pinfsd's default
   unsigned rounds = 200;
   unsigned warmup_rounds = 10;

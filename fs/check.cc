@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <map>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -17,6 +18,7 @@
 #include "fs/inode_table.h"
 #include "fs/journal.h"
 #include "fs/le.h"
+#include "fs/pin_table.h"
 #include "fs/recovery.h"
 #include "fs/superblock.h"
 #include "fs/xattr_blob.h"
@@ -79,6 +81,7 @@ class Checker {
   void check_links();
   void check_orphans(const MetaView& view);
   void check_ownership();
+  void check_pinned_extents();
 
   const Media& media_;
   CheckReport& report_;
@@ -92,6 +95,7 @@ class Checker {
   std::vector<Link> links_;
   std::vector<Owned> owned_;
   std::vector<std::string> owner_names_;
+  std::map<std::uint64_t, PinRecord> pins_;  // the pin table's valid records
   std::unique_ptr<Allocator> no_alloc_;
   std::unique_ptr<ExtentMaps> maps_;
   std::unique_ptr<Directories> dirs_;
@@ -136,6 +140,7 @@ Status Checker::run() {
   check_links();
   check_orphans(view);
   check_ownership();
+  check_pinned_extents();
   return ok_status();
 }
 
@@ -201,6 +206,9 @@ void Checker::check_tables(const MetaView& view) {
           owner(fmt::format("quarantine entry {}", c * format::kQuarantinePerChunk + i)));
     }
   }
+  pins_ = decode_pin_table(view, [this](std::string where, std::string what) {
+            add(std::move(where), std::move(what));
+          }).records;
   inode_bits_.assign((g_.inode_count + 63) / 64, 0);
   for (std::uint64_t c = 0; c < g_.inode_bitmap_chunks; ++c) {
     std::string where = fmt::format("inode-bitmap chunk {}", c);
@@ -441,6 +449,34 @@ void Checker::check_orphans(const MetaView& view) {
   for (const auto& [ino, info] : good_)
     if ((info.flags & format::kInodeFlagOrphan) != 0 && !seen.count(ino))
       add(fmt::format("inode {}", ino), "marked as an orphan but not on the orphan list");
+}
+
+// Invariant 1 as the media records it: a recorded pin's extents are in a
+// file or in the quarantine, never free (they would be handed out again).
+void Checker::check_pinned_extents() {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> owned;  // merged block runs
+  for (const Owned& o : owned_) {  // sorted by check_ownership
+    if (!owned.empty() && o.block <= owned.back().second) {
+      owned.back().second = std::max(owned.back().second, o.block + o.count);
+    } else {
+      owned.emplace_back(o.block, o.block + o.count);
+    }
+  }
+  for (const auto& [id, pin] : pins_) {
+    for (const Extent& e : pin.extents) {
+      const std::uint64_t first = e.media_offset / g_.block_size;
+      const std::uint64_t end = (e.media_offset + e.length + g_.block_size - 1) / g_.block_size;
+      auto it = std::upper_bound(owned.begin(), owned.end(), std::pair{first, UINT64_MAX});
+      bool covered = it != owned.begin() && std::prev(it)->first <= first && std::prev(it)->second >= end;
+      if (!covered) {
+        add(fmt::format("pin {}", id),
+            fmt::format("pinned media [{}, +{}) (inode {}) is not wholly in a file or the quarantine: "
+                        "it could be handed out again",
+                        e.media_offset, e.length, pin.ino));
+        break;
+      }
+    }
+  }
 }
 
 void Checker::check_ownership() {

@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -141,6 +142,42 @@ class LayoutHooks {
   virtual bool is_pinned(std::uint64_t media_offset, std::uint64_t length) const = 0;
 };
 
+// A pin as the file system records it on the media (the pin table,
+// docs/format.md), so that a daemon restart keeps its extents out of the
+// free pool until its owner and registrations are gone (DESIGN.md §4,
+// invariant 3). The file system stores and checks these; what they mean
+// (leases, clients, reclaim) is the pin registry's business.
+struct RecordedRegistration {
+  std::string device_name;  // at most 63 bytes
+  std::uint32_t lkey = 0;
+  std::uint32_t rkey = 0;
+  std::uint64_t iova = 0;
+  std::uint64_t length_bytes = 0;
+  std::uint32_t access_flags = 0;
+  friend bool operator==(const RecordedRegistration&, const RecordedRegistration&) = default;
+};
+struct PinRecord {
+  std::uint64_t pin_id = 0;  // never 0
+  InodeNumber ino = 0;
+  std::uint64_t file_offset = 0;
+  std::uint64_t file_length = 0;
+  std::int32_t owner_pid = 0;
+  std::uint32_t owner_uid = 0;
+  std::uint64_t owner_start_ticks = 0;  // 0 = unknown
+  std::array<std::uint8_t, 16> boot_id{};
+  std::string command;                  // at most 15 bytes are kept
+  std::int64_t created_sec = 0;
+  // Clipped to the file range, in file order; media offsets in bytes.
+  std::vector<Extent> extents;
+  std::vector<RecordedRegistration> registrations;
+  friend bool operator==(const PinRecord&, const PinRecord&) = default;
+};
+// Slots the pin table gives one pin at most (six extents or one
+// registration a slot): room for 64 registrations and about 5,700 extents,
+// far more than a mapped file of aligned units has. A pin needing more is
+// refused (E2BIG: pin a smaller range).
+inline constexpr std::size_t kMaxPinRecordSlots = 1024;
+
 struct MkfsOptions {
   std::uint64_t block_size = 4096;
   // The aligned-extent unit; 0 = the media's map alignment, at least 2 MiB
@@ -250,6 +287,21 @@ class FileSystem {
   // Extents that left a file while pinned wait here; the pin registry calls
   // this once the last pin on a range is gone.
   virtual Status release_quarantined(std::uint64_t media_offset, std::uint64_t length) = 0;
+  // The quarantine's entries (media offset, length), by media offset.
+  virtual Result<std::vector<Extent>> quarantined() = 0;
+
+  // The pin table (docs/format.md). record_pin writes (or rewrites) the
+  // record of record.pin_id in one transaction: durable when it returns.
+  // EOPNOTSUPP: the image has no pin table (made by an older mkfs);
+  // ENOSPC: the table is full; E2BIG: more than kMaxPinRecordSlots slots;
+  // EINVAL: pin id 0, an extent outside the data area, a bad name.
+  virtual Status record_pin(const PinRecord& record) = 0;
+  // Erases the record of the pin, if there is one (durable when it returns).
+  virtual Status erase_pin(std::uint64_t pin_id) = 0;
+  // Every record, by pin id; as mount loaded them, plus changes since.
+  virtual Result<std::vector<PinRecord>> recorded_pins() = 0;
+  // Whether the image has a pin table at all.
+  virtual bool has_pin_table() const = 0;
 };
 
 }  // namespace pinfs::fs

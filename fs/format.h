@@ -48,6 +48,7 @@ inline constexpr std::uint32_t kKindDirIndex = fourcc("DIDX");
 inline constexpr std::uint32_t kKindExtents = fourcc("EXTM");
 inline constexpr std::uint32_t kKindXattr = fourcc("XATR");
 inline constexpr std::uint32_t kKindSymlink = fourcc("SYML");
+inline constexpr std::uint32_t kKindPinTable = fourcc("PINT");
 
 // "pinfs-v1" read as bytes.
 inline constexpr std::uint64_t kSuperblockMagic = 0x31762d73666e6970ull;
@@ -57,6 +58,11 @@ inline constexpr std::uint32_t kSuperblockSeed = 0x50494e46u;  // "PINF"
 inline constexpr std::uint64_t kSuperblockOffset = 0;
 inline constexpr std::uint64_t kBackupSuperblockOffset = 4096;
 inline constexpr std::uint64_t kSuperblockRegionBytes = 8192;
+
+// compat_features: bits an older pinfs may ignore and still mount safely.
+// The pin table region exists (pin_table_offset/_chunks are set).
+inline constexpr std::uint32_t kCompatPinTable = 1u << 0;
+inline constexpr std::uint32_t kKnownCompatFeatures = kCompatPinTable;
 
 inline constexpr std::uint32_t kStateClean = 1;
 inline constexpr std::uint32_t kStateDirty = 2;
@@ -95,7 +101,14 @@ struct Superblock {
   le32 reserved1;
   le64 orphan_head;                // first inode of the orphan list (0 = empty)
   le64 mount_count;
-  std::uint8_t reserved[296];
+  // Added compatibly to v1 (zero on images made before): the pin table.
+  // Static, written by mkfs only; compared with the backup like the
+  // geometry above.
+  le64 pin_table_offset;
+  le64 pin_table_chunks;           // 0 = this image has no pin table
+  le32 compat_features;            // kCompatPinTable
+  le32 reserved2;
+  std::uint8_t reserved[272];
 };
 static_assert(sizeof(Superblock) == 512);
 
@@ -157,6 +170,53 @@ struct QuarantineEntry {
 static_assert(sizeof(QuarantineEntry) == 24);
 inline constexpr std::uint64_t kQuarantineInUse = 1;
 inline constexpr std::uint64_t kQuarantinePerChunk = kChunkPayloadBytes / sizeof(QuarantineEntry);
+
+// Pin table (chunked, kKindPinTable): the pins that clients held, so that a
+// daemon restart keeps their extents out of the free pool (DESIGN.md §4,
+// invariant 3). 15 slots of 272 bytes per chunk. A pin takes one or more
+// slots ("parts"), all written in one journal transaction; every part
+// repeats the pin's header fields, so a part alone says whose it is. A slot
+// with pin_id 0 is free. Items follow the header in each part: part_extents
+// PinExtentItems, then part_registrations PinRegistrationItems.
+struct PinSlot {
+  le64 pin_id;              // 0 = free slot
+  le32 part;                // 0 .. parts-1
+  le32 parts;
+  le64 ino;
+  le64 file_offset;         // the pinned file range
+  le64 file_length;
+  le32 owner_pid;           // the client process that holds the pin
+  le32 owner_uid;
+  le64 owner_start_ticks;   // its start time (/proc/<pid>/stat field 22), 0 = unknown
+  std::uint8_t boot_id[16]; // /proc/sys/kernel/random/boot_id when the pin was made
+  char command[16];         // /proc/<pid>/comm, NUL-padded
+  lei64 created_sec;
+  le32 extent_count;        // of the whole pin
+  le32 registration_count;  // of the whole pin
+  le16 part_extents;        // items in this part
+  le16 part_registrations;
+  le32 reserved;
+  std::uint8_t items[160];
+};
+static_assert(sizeof(PinSlot) == 272);
+inline constexpr std::uint64_t kPinSlotsPerChunk = kChunkPayloadBytes / sizeof(PinSlot);
+static_assert(kPinSlotsPerChunk == 15);
+struct PinExtentItem {
+  le64 file_offset;
+  le64 media_offset;        // byte offset into the media
+  le64 length;
+};
+static_assert(sizeof(PinExtentItem) == 24);
+struct PinRegistrationItem {
+  char device_name[64];     // NUL-padded (IB_DEVICE_NAME_MAX)
+  le32 lkey;
+  le32 rkey;
+  le64 iova;
+  le64 length;
+  le32 access_flags;
+  le32 reserved;
+};
+static_assert(sizeof(PinRegistrationItem) == 96);
 
 // Block bitmap: one record per unit, meaningful only while the unit is
 // kUnitSmall (written whole by the transaction that makes it so). Bit b of

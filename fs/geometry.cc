@@ -30,6 +30,7 @@ void lay_out(Geometry& g) {
   place(g.unit_table_offset, g.unit_table_chunks * format::kChunkBytes);
   place(g.block_bitmap_offset, g.unit_count * g.bitmap_record_bytes);
   place(g.quarantine_offset, g.quarantine_chunks * format::kChunkBytes);
+  place(g.pin_table_offset, g.pin_table_chunks * format::kChunkBytes);
   g.first_data_unit = div_up(at, g.unit_bytes);
 }
 
@@ -39,6 +40,10 @@ bool Geometry::blocks_in_data_area(std::uint64_t block, std::uint64_t count) con
   std::uint64_t first = first_data_unit * blocks_per_unit();
   std::uint64_t end = unit_count * blocks_per_unit();
   return count != 0 && block >= first && block < end && count <= end - block;
+}
+
+std::uint64_t pin_table_chunks_for(std::uint64_t media_bytes) {
+  return std::clamp<std::uint64_t>(media_bytes >> 20, kMinPinTableChunks, kMaxPinTableChunks);
 }
 
 std::uint64_t bitmap_record_bytes_for(std::uint64_t blocks_per_unit) {
@@ -75,6 +80,7 @@ Result<Geometry> plan_geometry(const Media& media, const MkfsOptions& options) {
   g.unit_table_chunks = std::max<std::uint64_t>(1, div_up(g.unit_count, kUnitsPerTableChunk));
   g.bitmap_record_bytes = bitmap_record_bytes_for(g.blocks_per_unit());
   g.quarantine_chunks = std::clamp<std::uint64_t>(g.media_bytes >> 28, 2, 128);
+  g.pin_table_chunks = pin_table_chunks_for(g.media_bytes);
   // The journal holds one transaction; the largest ones (an index rebuild,
   // make_mappable of a large file) are tens of KiB, and batched frees stay
   // under half of it.
@@ -116,6 +122,8 @@ Result<Geometry> geometry_from_superblock(const format::Superblock& sb,
   g.bitmap_record_bytes = sb.block_bitmap_record_bytes;
   g.quarantine_offset = sb.quarantine_offset;
   g.quarantine_chunks = sb.quarantine_chunks;
+  g.pin_table_offset = sb.pin_table_offset;
+  g.pin_table_chunks = sb.pin_table_chunks;
   std::memcpy(g.uuid, sb.uuid, sizeof g.uuid);
   g.seed = uuid_seed(g.uuid);
   g.dir_hash_seed = sb.dir_hash_seed;
@@ -149,6 +157,12 @@ Result<Geometry> geometry_from_superblock(const format::Superblock& sb,
     return bad("block bitmap record size does not match the unit");
   if (g.quarantine_chunks == 0 || g.quarantine_chunks > 1u << 20)
     return bad(fmt::format("quarantine size {} chunks", g.quarantine_chunks));
+  if ((sb.compat_features.get() & format::kCompatPinTable) != 0) {
+    if (g.pin_table_chunks == 0 || g.pin_table_chunks > kMaxPinTableChunks)
+      return bad(fmt::format("pin table size {} chunks", g.pin_table_chunks));
+  } else if (g.pin_table_chunks != 0 || g.pin_table_offset != 0) {
+    return bad("a pin table without the pin-table feature bit");
+  }
   if (g.journal_bytes < 2 * g.block_size || g.journal_bytes > (1ull << 32))
     return bad(fmt::format("journal size {}", g.journal_bytes));
   // Regions in order, block-aligned, not overlapping, before the data area.
@@ -162,9 +176,11 @@ Result<Geometry> geometry_from_superblock(const format::Superblock& sb,
       {"unit table", g.unit_table_offset, g.unit_table_chunks * format::kChunkBytes},
       {"block bitmap", g.block_bitmap_offset, g.unit_count * g.bitmap_record_bytes},
       {"quarantine", g.quarantine_offset, g.quarantine_chunks * format::kChunkBytes},
+      {"pin table", g.pin_table_offset, g.pin_table_chunks * format::kChunkBytes},
   };
   std::uint64_t at = format::kSuperblockRegionBytes;
   for (const R& r : regions) {
+    if (r.bytes == 0 && r.offset == 0) continue;  // no pin table (an older image)
     if (r.offset % g.block_size != 0 || r.offset < at || r.offset > g.media_bytes ||
         r.bytes > g.media_bytes - r.offset)
       return bad(fmt::format("{} region [{}, +{}) is misplaced", r.name, r.offset, r.bytes));
@@ -200,12 +216,15 @@ void geometry_to_superblock(const Geometry& g, format::Superblock& sb) {
   sb.block_bitmap_record_bytes = g.bitmap_record_bytes;
   sb.quarantine_offset = g.quarantine_offset;
   sb.quarantine_chunks = g.quarantine_chunks;
+  sb.pin_table_offset = g.pin_table_offset;
+  sb.pin_table_chunks = g.pin_table_chunks;
+  sb.compat_features = g.pin_table_chunks != 0 ? format::kCompatPinTable : 0;
   sb.dir_hash_seed = g.dir_hash_seed;
   sb.mkfs_time_sec = g.mkfs_time_sec;
 }
 
 std::vector<MediaRegion> fixed_regions(const Geometry& g) {
-  return {
+  std::vector<MediaRegion> out = {
       {"superblock", format::kSuperblockOffset, sizeof(format::Superblock)},
       {"superblock-backup", format::kBackupSuperblockOffset, sizeof(format::Superblock)},
       {"journal", g.journal_offset, g.journal_bytes},
@@ -215,6 +234,9 @@ std::vector<MediaRegion> fixed_regions(const Geometry& g) {
       {"block-bitmap", g.block_bitmap_offset, g.unit_count * g.bitmap_record_bytes},
       {"quarantine", g.quarantine_offset, g.quarantine_chunks * format::kChunkBytes},
   };
+  if (g.pin_table_chunks != 0)
+    out.push_back({"pin-table", g.pin_table_offset, g.pin_table_chunks * format::kChunkBytes});
+  return out;
 }
 
 }  // namespace pinfs::fs

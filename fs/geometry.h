@@ -30,6 +30,9 @@ struct Geometry {
   std::uint64_t bitmap_record_bytes = 0;
   std::uint64_t quarantine_offset = 0;
   std::uint64_t quarantine_chunks = 0;
+  // 0 chunks: an image made before the pin table existed (format.md).
+  std::uint64_t pin_table_offset = 0;
+  std::uint64_t pin_table_chunks = 0;
   std::uint8_t uuid[16] = {};
   std::uint32_t seed = 0;  // uuid_seed(uuid): seeds every metadata CRC
   std::uint32_t dir_hash_seed = 0;
@@ -57,6 +60,10 @@ struct Geometry {
   std::uint64_t quarantine_capacity() const {
     return quarantine_chunks * format::kQuarantinePerChunk;
   }
+  std::uint64_t pin_table_chunk_offset(std::uint64_t chunk) const {
+    return pin_table_offset + chunk * format::kChunkBytes;
+  }
+  std::uint64_t pin_table_slots() const { return pin_table_chunks * format::kPinSlotsPerChunk; }
   std::uint64_t journal_payload_capacity() const { return journal_bytes - block_size; }
   // Is [block, block + count) inside the data area (in blocks)?
   bool blocks_in_data_area(std::uint64_t block, std::uint64_t count) const;
@@ -71,6 +78,15 @@ inline constexpr std::uint64_t kMaxUnitBytes = 1ull << 30;
 inline constexpr std::uint64_t kMaxBlockSize = 64 * 1024;
 inline constexpr std::uint64_t kDefaultUnitBytes = 2ull << 20;
 inline constexpr std::uint64_t kDefaultBytesPerInode = 64 * 1024;
+
+// The pin table: one 4 KiB chunk (15 pin slots) per MiB of media, clamped
+// to [16, 8192] chunks (240 to 122,880 slots, 64 KiB to 32 MiB: 0.4% of
+// the media). A 2 GiB device holds 30,720 slots, a 4 GiB pool 61,440, 8 GiB
+// and more 122,880, so 100,000 live pins need 8 GiB of media. A pin takes
+// one slot, plus one per registration reported on it (at most 64).
+inline constexpr std::uint64_t kMinPinTableChunks = 16;
+inline constexpr std::uint64_t kMaxPinTableChunks = 8192;
+std::uint64_t pin_table_chunks_for(std::uint64_t media_bytes);
 
 std::uint64_t bitmap_record_bytes_for(std::uint64_t blocks_per_unit);
 

@@ -1,5 +1,5 @@
 // mkfs: writes the superblocks, an empty journal, the inode bitmap, the unit
-// table, the quarantine and the root inode. It touches nothing else: the
+// table, the quarantine, the (empty) pin table and the root inode. It touches nothing else: the
 // inode table, the block bitmaps and the data area keep whatever they held,
 // which the new UUID's CRC seed makes invalid (docs/format.md).
 #include <fmt/format.h>
@@ -97,6 +97,11 @@ Status FileSystem::mkfs(Media& media, const MkfsOptions& options) {
                 std::vector<std::byte>(format::kChunkPayloadBytes));
   }
   media.flush(g.quarantine_offset, g.quarantine_chunks * format::kChunkBytes);
+  for (std::uint64_t c = 0; c < g.pin_table_chunks; ++c) {
+    store_chunk(media, g, g.pin_table_chunk_offset(c), format::kKindPinTable, c,
+                std::vector<std::byte>(format::kChunkPayloadBytes));
+  }
+  media.flush(g.pin_table_offset, g.pin_table_chunks * format::kChunkBytes);
   format::Inode root{};
   root.kind = format::kKindInode;
   root.ino = kRootInode;

@@ -34,7 +34,8 @@ PmemFileSystem::PmemFileSystem(std::unique_ptr<Media> media, const Geometry& geo
       alloc_(geo_),
       inodes_(geo_),
       maps_(geo_, alloc_),
-      dirs_(geo_, maps_, &alloc_, media_.get()) {
+      dirs_(geo_, maps_, &alloc_, media_.get()),
+      pin_table_(geo_) {
   journal_.set_verified(&verified_);
 }
 
@@ -121,6 +122,7 @@ Status PmemFileSystem::load(const Overlay* overlay) {
   MetaSource source(*media_, overlay);
   MetaView view(source, geo_, nullptr);
   PINFS_TRY(alloc_.load(view));
+  PINFS_TRY(pin_table_.load(view));
   PINFS_TRY(inodes_.load(view));
   auto root = inodes_.read(view, kRootInode);
   if (!root.ok()) return corrupt("mount", "[inode 1]", "root directory: " + root.error().message());

@@ -31,6 +31,7 @@
 #include "fs/inode_table.h"
 #include "fs/journal.h"
 #include "fs/meta_io.h"
+#include "fs/pin_table.h"
 
 namespace pinfs::fs {
 
@@ -93,6 +94,11 @@ class PmemFileSystem final : public FileSystem {
   Result<std::vector<Extent>> extents(InodeNumber ino, std::uint64_t offset,
                                       std::uint64_t length) override;
   Status release_quarantined(std::uint64_t media_offset, std::uint64_t length) override;
+  Result<std::vector<Extent>> quarantined() override;
+  Status record_pin(const PinRecord& record) override;
+  Status erase_pin(std::uint64_t pin_id) override;
+  Result<std::vector<PinRecord>> recorded_pins() override;
+  bool has_pin_table() const override { return pin_table_.present(); }
 
   // For tests and tools: how many transactions committed since mount.
   std::uint64_t commits() const { return journal_.commits(); }
@@ -199,6 +205,7 @@ class PmemFileSystem final : public FileSystem {
   InodeTable inodes_;       // guarded by mutex_
   ExtentMaps maps_;         // own leaf mutex; callers hold mutex_
   Directories dirs_;        // guarded by mutex_
+  PinTable pin_table_;      // guarded by mutex_
   // Open references. acquire needs only the shared lock; a release that
   // drops the last reference of an unlinked inode takes the exclusive lock
   // to free it. Lock order: mutex_, then open_mutex_.

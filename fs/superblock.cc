@@ -38,8 +38,13 @@ void seal_superblock(format::Superblock& sb, std::uint64_t offset) {
 bool same_geometry(const format::Superblock& a, const format::Superblock& b) {
   // Everything up to the dynamic fields (state, orphan head, mount count).
   constexpr std::size_t kStatic = offsetof(format::Superblock, state);
+  // And the pin table's place, added to v1 after the dynamic fields.
+  constexpr std::size_t kPinBegin = offsetof(format::Superblock, pin_table_offset);
+  constexpr std::size_t kPinEnd = offsetof(format::Superblock, reserved2);
   return std::memcmp(reinterpret_cast<const char*>(&a) + 8, reinterpret_cast<const char*>(&b) + 8,
-                     kStatic - 8) == 0;
+                     kStatic - 8) == 0 &&
+         std::memcmp(reinterpret_cast<const char*>(&a) + kPinBegin,
+                     reinterpret_cast<const char*>(&b) + kPinBegin, kPinEnd - kPinBegin) == 0;
 }
 
 }  // namespace pinfs::fs

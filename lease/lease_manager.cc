@@ -53,6 +53,10 @@ LeaseManager::~LeaseManager() {
 void LeaseManager::deliver(Outbox& outbox) {
   for (auto& [sink, event] : outbox.events) sink->on_lease_event(event);
   outbox.events.clear();
+  if (!outbox.ended_pins.empty() && options_.recorder != nullptr) {
+    options_.recorder->erase(outbox.ended_pins);
+  }
+  outbox.ended_pins.clear();
   if (!outbox.released_quarantine.empty() && options_.on_quarantine_released) {
     options_.on_quarantine_released(outbox.released_quarantine);
   }
@@ -257,6 +261,7 @@ Status LeaseManager::release(ClientId client, LeaseId id) {
     PINFS_ASSIGN_OR_RETURN(const Lease* lease, owned_lease_locked(client, id, "release lease"));
     (void)lease;
     // The pin holds the lease: its pins go first.
+    for (const pin::FilePin& pin : pins_.by_lease(id)) outbox.ended_pins.push_back(pin.id);
     outbox.released_quarantine = pins_.remove_lease_pins(id);
     erase_lease_locked(id);
     ++state_version_;
@@ -293,6 +298,36 @@ std::uint64_t LeaseManager::layout_generation(fs::InodeNumber ino) const {
 }
 
 Result<PinId> LeaseManager::pin(const PinRequest& request) {
+  PINFS_ASSIGN_OR_RETURN(PinId id, pin_locked(request));
+  if (options_.recorder == nullptr) return id;
+  // Recorded before the client hears of it: until then it has registered
+  // nothing, so a crash before the record is durable loses nothing.
+  if (Status recorded = record_pin(id, "pin"); !recorded.ok()) {
+    Outbox outbox;
+    if (auto released = pins_.remove(id); released.ok()) {
+      outbox.released_quarantine = std::move(*released);
+      outbox.ended_pins.push_back(id);
+    }
+    deliver(outbox);
+    return std::move(recorded).error();
+  }
+  return id;
+}
+
+Status LeaseManager::record_pin(PinId id, const char* op) {
+  std::optional<pin::FilePin> pin = pins_.find(id);
+  if (!pin) {
+    return Error(EAGAIN, op, "<pin " + std::to_string(id) + ">",
+                 "the pin ended while it was being recorded (its lease was released)");
+  }
+  PINFS_TRY(options_.recorder->record(*pin));
+  // Ended meanwhile (its lease released by another thread): its erase may
+  // have run before this record landed.
+  if (!pins_.find(id)) options_.recorder->erase({id});
+  return ok_status();
+}
+
+Result<PinId> LeaseManager::pin_locked(const PinRequest& request) {
   std::lock_guard lock(mu_);
   auto client = clients_.find(request.client);
   auto lease_it = leases_.find(request.lease);
@@ -372,6 +407,7 @@ Status LeaseManager::unpin(ClientId client, PinId id) {
                    "client " + std::to_string(client) + " is not connected");
     }
     PINFS_ASSIGN_OR_RETURN(outbox.released_quarantine, pins_.remove_owned(client, id));
+    outbox.ended_pins.push_back(id);
   }
   deliver(outbox);
   return ok_status();
@@ -379,20 +415,43 @@ Status LeaseManager::unpin(ClientId client, PinId id) {
 
 Status LeaseManager::add_registration(ClientId client, PinId pin,
                                       pin::Registration registration) {
-  return pins_.add_registration(client, pin, std::move(registration));
+  PINFS_TRY(pins_.add_registration(client, pin, std::move(registration)));
+  // Recorded before the report is answered: after a restart, the pin waits
+  // for this registration to leave the kernel's table. On failure the
+  // registration stays known in memory (safe) and the client is told.
+  if (options_.recorder != nullptr) PINFS_TRY(record_pin(pin, "report registration"));
+  return ok_status();
 }
 
 Status LeaseManager::remove_registration(ClientId client, PinId pin, std::string_view device_name,
                                          std::uint32_t rkey) {
-  return pins_.remove_registration(client, pin, device_name, rkey);
+  PINFS_TRY(pins_.remove_registration(client, pin, device_name, rkey));
+  if (options_.recorder != nullptr) PINFS_TRY(record_pin(pin, "report deregistration"));
+  return ok_status();
 }
 
 pin::ReclaimReport LeaseManager::reclaim(pin::ReclaimProbes& probes) {
   pin::ReclaimReport report = pins_.reclaim_orphans(probes);
+  if (!report.reclaimed.empty() && options_.recorder != nullptr) {
+    options_.recorder->erase(report.reclaimed);
+  }
   if (!report.released_quarantine.empty() && options_.on_quarantine_released) {
     options_.on_quarantine_released(report.released_quarantine);
   }
   return report;
+}
+
+Status LeaseManager::restore_orphaned_pins(std::vector<pin::FilePin> pins) {
+  for (pin::FilePin& pin : pins) PINFS_TRY(pins_.restore_orphan(std::move(pin)));
+  return ok_status();
+}
+
+std::vector<ByteRange> LeaseManager::adopt_quarantine(const std::vector<ByteRange>& quarantined) {
+  std::vector<ByteRange> unpinned;
+  for (const ByteRange& range : quarantined) {
+    if (!pins_.adopt_quarantine(range)) unpinned.push_back(range);
+  }
+  return unpinned;
 }
 
 LeaseInfo LeaseManager::info_locked(const Lease& lease) const {

@@ -11,6 +11,13 @@
 // The control server (a later step) calls the client side: connect_client,
 // acquire/release/downgrade, pin/unpin, add_registration, drop_client.
 //
+// Pins are recorded durably through options().recorder (invariant 3,
+// docs/leases.md "Daemon restart"), always with no lock held: a pin before
+// pin() returns its id, a registration change before it is acknowledged,
+// and a pin's erase after it ended and before its quarantine is handed
+// back. After a restart, restore_orphaned_pins() brings the records back
+// as orphans.
+//
 // Decisions (docs/leases.md, "Decisions"):
 //  - Which leases a change breaks: every read or write lease whose range
 //    overlaps the change's effective range, pinned or not (a lease also
@@ -135,6 +142,17 @@ class LeaseManager final : public fs::LayoutHooks {
   // they release goes to on_quarantine_released as well as into the report.
   [[nodiscard]] pin::ReclaimReport reclaim(pin::ReclaimProbes& probes);
 
+  // After a daemon restart: the pins recorded on the media, as orphaned
+  // pins of their recorded owners (each with a client id no connection
+  // uses), so that reclaim() ends them once their owner and registrations
+  // are gone (DESIGN.md §4, invariant 3). Then the quarantine entries found
+  // on the media: those a restored pin covers wait for it; the others are
+  // returned, for the caller to release at once. Call before clients
+  // connect. Errors: as PinRegistry::restore_orphan (nothing is restored
+  // past the first).
+  [[nodiscard]] Status restore_orphaned_pins(std::vector<pin::FilePin> pins);
+  std::vector<ByteRange> adopt_quarantine(const std::vector<ByteRange>& quarantined);
+
   std::vector<LeaseInfo> leases() const;  // by id
   std::vector<LeaseInfo> leases_of(ClientId client) const;
   std::optional<LeaseInfo> find_lease(LeaseId lease) const;
@@ -187,7 +205,11 @@ class LeaseManager final : public fs::LayoutHooks {
   struct Outbox {
     std::vector<std::pair<std::shared_ptr<LeaseEventSink>, LeaseEvent>> events;
     std::vector<ByteRange> released_quarantine;
+    std::vector<PinId> ended_pins;  // for the recorder's erase, before the quarantine
   };
+  Result<PinId> pin_locked(const PinRequest& request);
+  // Records a new pin (or its changed registrations), with no lock held.
+  Status record_pin(PinId id, const char* op);
 
   void deliver(Outbox& outbox);
   void sync_point(std::string_view point) const;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pin/byte_range.h"
+#include "pin/pin_recorder.h"
 
 namespace pinfs::lease {
 
@@ -58,6 +59,11 @@ struct LeaseManagerOptions {
   // each to fs::FileSystem::release_quarantined. Called without any lease
   // or pin lock held, from the thread that ended the last pin.
   std::function<void(const std::vector<pin::ByteRange>&)> on_quarantine_released;
+  // Where pins are recorded durably (not owned; null: nowhere, pins do not
+  // survive a restart). A pin is recorded before pin() returns its id, again
+  // whenever its registrations change, and erased once it ended, before the
+  // quarantine it released goes to on_quarantine_released.
+  pin::PinRecorder* recorder = nullptr;
   // Tests only: called with no lock held at the named points below, so that
   // a race test can order threads without sleeping (after RocksDB's
   // sync_point.h). Empty in production.

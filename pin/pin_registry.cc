@@ -88,6 +88,34 @@ Result<PinId> PinRegistry::add(PinSpec spec) {
   return id;
 }
 
+Status PinRegistry::restore_orphan(FilePin pin) {
+  PinSpec spec;
+  spec.ino = pin.ino;
+  spec.path = pin.path;
+  spec.file_range = pin.file_range;
+  spec.extents = pin.extents;
+  const ByteRange& range = pin.file_range;
+  if (pin.id == 0 || range.empty() || range.offset > UINT64_MAX - range.length) {
+    return Error(EINVAL, "restore pin", pin_object(pin.id), "pin id 0 or an empty range");
+  }
+  PINFS_ASSIGN_OR_RETURN(std::vector<fs::Extent> extents, clip_extents(spec));
+
+  std::lock_guard lock(mu_);
+  if (pins_.count(pin.id) != 0) return Error(EEXIST, "restore pin", pin_object(pin.id), "the id is in use");
+  const PinId id = pin.id;
+  next_id_ = std::max(next_id_, id + 1);
+  pin.extents = std::move(extents);
+  pin.state = PinState::orphaned;
+  for (const fs::Extent& extent : pin.extents) coverage_.add(ByteRange{extent.media_offset, extent.length});
+  by_inode_[pin.ino].insert(range.offset, range.end(), id);
+  by_client_[pin.client.id].insert(id);
+  orphaned_.insert(id);
+  pins_.emplace(id, std::move(pin));
+  return ok_status();
+}
+
+bool PinRegistry::adopt_quarantine(const ByteRange& media) { return quarantine_if_pinned(media); }
+
 void PinRegistry::erase_locked(PinId id, std::vector<ByteRange>& released) {
   auto it = pins_.find(id);
   assert(it != pins_.end() && "PinRegistry: erasing a pin that is not registered");

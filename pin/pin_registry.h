@@ -18,6 +18,10 @@
 //    probes say the process has exited and the kernel lists none of the
 //    registrations reported on it (invariant 2).
 //  Revoked pins (revoke_lease_pins) stay until one of the two happens.
+//  Pins recorded on the media before a daemon restart come back through
+//  restore_orphan() as orphans of their recorded owner (invariant 3) and
+//  end only through reclaim_orphans(). The registry itself never touches
+//  the media: the lease manager's PinRecorder does (pin/pin_recorder.h).
 //
 // Data structures and their costs (n pins):
 //  - pins_: id -> pin, O(1).
@@ -114,6 +118,17 @@ class PinRegistry {
   // registrations the kernel no longer lists. Calls the probes without the
   // lock; a probe error keeps the pin.
   [[nodiscard]] ReclaimReport reclaim_orphans(ReclaimProbes& probes);
+
+  // Restores a pin recorded on the media before a daemon restart, as an
+  // orphaned pin of its recorded owner (DESIGN.md §4, invariant 3): it ends
+  // only through reclaim_orphans(). Keeps its id; later ids are larger.
+  // EEXIST: the id is in use; EINVAL: as add().
+  [[nodiscard]] Status restore_orphan(FilePin pin);
+  // A quarantine entry found on the media at restart: when some byte of it
+  // is pinned, remembers it (as quarantine_if_pinned) so that it is handed
+  // back once its pins end, and returns true. False: nothing pins it, the
+  // owner may release it at once.
+  bool adopt_quarantine(const ByteRange& media);
 
   // ENOENT: no such pin; EPERM: not the client's; E2BIG: past
   // kMaxRegistrationsPerPin; EINVAL: a malformed registration.

@@ -27,6 +27,7 @@
 #include "fs/units.h"
 #include "lease/lease_manager.h"
 #include "tools/control/control_server.h"
+#include "tools/control/media_pin_recorder.h"
 
 namespace {
 
@@ -120,6 +121,11 @@ int run(const Options& o) {
       }
     }
   };
+  // Pins are recorded on the media before a client hears of them, so that
+  // after a crash of this daemon their extents stay out of the free pool
+  // until their owners are gone (DESIGN.md §4, invariant 3).
+  pinfs::control::MediaPinRecorder recorder(*filesystem);
+  lo.recorder = &recorder;
   pinfs::lease::LeaseManager manager(std::move(lo));
   filesystem->set_layout_hooks(&manager);
   // Declared after the manager: the hooks are removed before it goes, on
@@ -128,6 +134,26 @@ int run(const Options& o) {
     pfs::FileSystem* fs;
     ~HooksGuard() { fs->set_layout_hooks(nullptr); }
   } hooks_guard{filesystem};
+  auto restored = pinfs::control::restore_recorded_pins(*filesystem, manager);
+  if (!restored.ok()) {
+    spdlog::error("restoring the pins recorded before the restart: {}", restored.error().message());
+    filesystem->set_layout_hooks(nullptr);
+    (void)filesystem->unmount();
+    return 1;
+  }
+  if (restored->restored_pins > 0) {
+    spdlog::info("restored {} pin(s) of {} process(es) recorded before the restart: their extents "
+                 "stay out of the free pool until each process has exited and its registrations "
+                 "are gone",
+                 restored->restored_pins, restored->owners);
+  }
+  if (restored->dead_boot_records > 0) {
+    spdlog::info("erased {} pin record(s) of an earlier boot", restored->dead_boot_records);
+  }
+  if (restored->released_quarantine_bytes > 0) {
+    spdlog::info("{} quarantined bytes that no recorded pin holds returned to the free pool",
+                 restored->released_quarantine_bytes);
+  }
 
   auto map_group = resolve_group(o.map_group);
   if (!map_group.ok()) {

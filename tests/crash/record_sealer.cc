@@ -81,7 +81,8 @@ void reseal_records(std::vector<std::byte>& image, const std::vector<fs::MediaRe
       seal_journal(image, region, block_size, seed);
     } else if (name == "inode-table") {
       seal_tiles(image, region, sizeof(format::Inode), offset, length, seed);
-    } else if (name == "inode-bitmap" || name == "unit-table" || name == "quarantine") {
+    } else if (name == "inode-bitmap" || name == "unit-table" || name == "quarantine" ||
+               name == "pin-table") {
       seal_tiles(image, region, format::kChunkBytes, offset, length, seed);
     } else if (name == "block-bitmap") {
       seal_tiles(image, region, sb.block_bitmap_record_bytes, offset, length, seed);

@@ -51,6 +51,9 @@ Status ControlServer::start() {
   arm_accept();
   arm_mailbox();
   started_ = true;
+  // Pins restored from the media after a restart wait for their owners like
+  // any orphan: look at once, then every kReclaimInterval while some wait.
+  if (manager_.pins().stats().orphaned_pins > 0) mailbox_->post([this] { reclaim(); });
   thread_ = std::thread([this] { run(); });
   spdlog::info("control socket {} (map group: {})", options_.socket_path,
                options_.map_group ? options_.map_group_name : std::string("none, root only"));

@@ -14,7 +14,9 @@
 // on_quarantine_released) — only once the process has exited AND the
 // kernel no longer lists the registrations reported on them
 // (kernel_reclaim_probes.h). The server runs the manager's reclaim when a
-// pidfd fires and then every kReclaimIntervalMs while orphans wait.
+// pidfd fires and then every kReclaimIntervalMs while orphans wait; and at
+// start() when pins restored from the media after a daemon restart wait
+// for their recorded owners (media_pin_recorder.h, invariant 3).
 //
 // Lifecycle: create() binds the socket (before the FUSE mount, while the
 // process is single-threaded, so a daemonizing fork keeps it); start()
