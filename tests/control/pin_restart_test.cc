@@ -5,8 +5,12 @@
 // exits; then they return to the free pool.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -86,14 +90,31 @@ void start_holder(const std::string& socket, const std::string& file_path, Holde
 }
 
 // The media bytes behind the pinned extents, read from the pool itself.
+// Read past pinfsd (no media lock: the bytes are what a NIC would see). A
+// device-DAX device has no read(2), only mmap at its alignment.
 std::vector<unsigned char> media_bytes(const std::string& target, const Extent& e) {
   std::vector<unsigned char> out(e.length);
   const int fd = ::open(target.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {};
-  const ssize_t n = ::pread(fd, out.data(), out.size(), static_cast<off_t>(e.media_offset));
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0;
+  if (ok && S_ISCHR(st.st_mode)) {
+    constexpr std::uint64_t kAlign = 2ull << 20;  // the VM's devdax alignment
+    const std::uint64_t start = e.media_offset / kAlign * kAlign;
+    const std::uint64_t end = (e.media_offset + e.length + kAlign - 1) / kAlign * kAlign;
+    void* map = ::mmap(nullptr, end - start, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(start));
+    ok = map != MAP_FAILED;
+    if (ok) {
+      std::memcpy(out.data(), static_cast<const unsigned char*>(map) + (e.media_offset - start),
+                  e.length);
+      ::munmap(map, end - start);
+    }
+  } else if (ok) {
+    ok = ::pread(fd, out.data(), out.size(), static_cast<off_t>(e.media_offset)) ==
+         static_cast<ssize_t>(out.size());
+  }
   ::close(fd);
-  if (n != static_cast<ssize_t>(out.size())) return {};
-  return out;
+  return ok ? out : std::vector<unsigned char>{};
 }
 
 // Writes files of `chunk` bytes until the file system is full: every block
