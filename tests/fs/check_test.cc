@@ -58,25 +58,6 @@ class CheckTest : public FsTest {
     o.aligned_unit_bytes = 256 << 10;
     return o;
   }
-  // Unmounts and opens the bare media for editing.
-  void unmount_for_editing() {
-    ASSERT_OK(fs_->unmount());
-    fs_.reset();
-    auto media = Media::open(path_);
-    ASSERT_OK(media);
-    media_ = std::move(*media);
-    check_at_teardown_ = false;
-  }
-  CheckReport check() {
-    auto r = FileSystem::check(*media_);
-    EXPECT_TRUE(r.ok()) << r.error().message();
-    return r.ok() ? *r : CheckReport{};
-  }
-  bool mentions(const CheckReport& r, const std::string& where, const std::string& what) {
-    return std::any_of(r.findings.begin(), r.findings.end(), [&](const CheckFinding& f) {
-      return f.where.find(where) != std::string::npos && f.what.find(what) != std::string::npos;
-    });
-  }
   std::vector<std::byte> image() const {
     return std::vector<std::byte>(media_->data(), media_->data() + media_->size_bytes());
   }
@@ -101,7 +82,6 @@ class CheckTest : public FsTest {
     }
     return fs;
   }
-  std::unique_ptr<Media> media_;
 };
 
 TEST_F(CheckTest, AFreshFileSystemChecksClean) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -155,9 +156,33 @@ class FsTest : public ::testing::Test {
     return st.ok() ? st->free_blocks : 0;
   }
 
+  // Unmounts and opens the bare media (media_) for editing behind the file
+  // system's back, as the damage tests do.
+  void unmount_for_editing() {
+    ASSERT_OK(fs_->unmount());
+    fs_.reset();
+    auto media = Media::open(path_);
+    ASSERT_OK(media);
+    media_ = std::move(*media);
+    check_at_teardown_ = false;
+  }
+  // check() of media_, and whether one of its findings names `where` and
+  // says `what`.
+  CheckReport check() {
+    auto r = FileSystem::check(*media_);
+    EXPECT_TRUE(r.ok()) << r.error().message();
+    return r.ok() ? *r : CheckReport{};
+  }
+  bool mentions(const CheckReport& r, const std::string& where, const std::string& what) {
+    return std::any_of(r.findings.begin(), r.findings.end(), [&](const CheckFinding& f) {
+      return f.where.find(where) != std::string::npos && f.what.find(what) != std::string::npos;
+    });
+  }
+
   std::unique_ptr<ScratchDir> scratch_;
   std::string path_;
   std::unique_ptr<FileSystem> fs_;
+  std::unique_ptr<Media> media_;  // set by unmount_for_editing()
   Caller caller_{4242, 1000, 1000};
   bool check_at_teardown_ = true;
 };

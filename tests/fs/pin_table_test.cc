@@ -146,25 +146,6 @@ class PinTableDamageTest : public PinTableTest {
     EXPECT_TRUE(g.ok());
     return *g;
   }
-  void unmount_for_editing() {
-    ASSERT_OK(fs_->unmount());
-    fs_.reset();
-    auto media = Media::open(path_);
-    ASSERT_OK(media);
-    media_ = std::move(*media);
-    check_at_teardown_ = false;
-  }
-  CheckReport check() {
-    auto r = FileSystem::check(*media_);
-    EXPECT_TRUE(r.ok()) << r.error().message();
-    return r.ok() ? *r : CheckReport{};
-  }
-  bool mentions(const CheckReport& r, const std::string& where, const std::string& what) {
-    return std::any_of(r.findings.begin(), r.findings.end(), [&](const CheckFinding& f) {
-      return f.where.find(where) != std::string::npos && f.what.find(what) != std::string::npos;
-    });
-  }
-  std::unique_ptr<Media> media_;
 };
 
 TEST_F(PinTableDamageTest, ATornOrCorruptChunkRefusesMountWithoutWritingAndCheckNamesIt) {
