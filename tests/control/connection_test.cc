@@ -138,6 +138,20 @@ TEST_F(ConnectionTest, AClientWithoutACommonVersionIsRefusedWithEprotonosupport)
   EXPECT_TRUE(raw.closed_by_daemon());
 }
 
+// The daemon drops a dead holder's leases on its own, soon: polls the
+// listing for up to 5 s.
+void wait_until_no_leases(Client& client) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    auto leases = client.list_leases_json();
+    PINFS_ASSERT_OK(leases);
+    if (nlohmann::json::parse(*leases)["leases"].empty()) return;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "the lease outlived its holder's process: " << *leases;
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
 TEST_F(ConnectionTest, AClientThatExitsLosesItsLeasesAndNothingWaitsForIt) {
   ASSERT_EQ(write_pattern(path("f"), 2 << 20, 2), 0);
   const std::string socket = socket_path();
@@ -155,14 +169,7 @@ TEST_F(ConnectionTest, AClientThatExitsLosesItsLeasesAndNothingWaitsForIt) {
             -1);
   auto client = connect();
   PINFS_ASSERT_OK(client);
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  for (;;) {
-    auto leases = client->list_leases_json();
-    PINFS_ASSERT_OK(leases);
-    if (nlohmann::json::parse(*leases)["leases"].empty()) break;
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << *leases;
-    std::this_thread::sleep_for(20ms);
-  }
+  ASSERT_NO_FATAL_FAILURE(wait_until_no_leases(*client));
   EXPECT_EQ(punch_hole(file_path, 0, 1 << 20), 0);
 }
 
@@ -214,15 +221,7 @@ TEST_F(ConnectionTest, AClientWhoseSocketOutlivesItsProcessLosesItsLeasesAtTheEx
 
   auto client = connect();
   PINFS_ASSERT_OK(client);
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  for (;;) {
-    auto leases = client->list_leases_json();
-    PINFS_ASSERT_OK(leases);
-    if (nlohmann::json::parse(*leases)["leases"].empty()) break;
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
-        << "the lease outlived its holder's process: " << *leases;
-    std::this_thread::sleep_for(20ms);
-  }
+  ASSERT_NO_FATAL_FAILURE(wait_until_no_leases(*client));
   EXPECT_EQ(punch_hole(file_path, 0, 1 << 20), 0);
   ::close(release[1]);  // the keeper exits
   EXPECT_TRUE(fs().daemon_alive());
