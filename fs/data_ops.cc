@@ -164,7 +164,7 @@ Status PmemFileSystem::allocate_range(Op& op, format::Inode& inode, std::uint64_
 
 namespace {
 
-bool before(const format::Time& a, const format::Time& b) {
+bool before(const Timespec& a, const Timespec& b) {
   return a.sec < b.sec || (a.sec == b.sec && a.nsec <= b.nsec);
 }
 
@@ -172,11 +172,13 @@ bool before(const format::Time& a, const format::Time& b) {
 
 // relatime, as Linux mounts by default: a read updates atime only when atime
 // is not newer than mtime or ctime, or is a day old. So a file read over and
-// over costs one txn a day, not one per read.
-bool PmemFileSystem::atime_is_stale(const format::Inode& n) {
+// over costs one txn a day, not one per read. The times compared are those
+// getattr shows, deferred overwrite times included.
+bool PmemFileSystem::atime_is_stale(const format::Inode& n) const {
   constexpr std::int64_t kDaySeconds = 24 * 3600;
-  return before(n.atime, n.mtime) || before(n.atime, n.ctime) ||
-         now().sec - n.atime.sec.get() >= kDaySeconds;
+  const Attr a = to_attr(n);
+  return before(a.atime, a.mtime) || before(a.atime, a.ctime) ||
+         now().sec - a.atime.sec >= kDaySeconds;
 }
 
 void PmemFileSystem::touch_atime(InodeNumber ino) {
@@ -202,6 +204,7 @@ Result<std::size_t> PmemFileSystem::read(InodeNumber ino, std::uint64_t offset,
 Result<std::size_t> PmemFileSystem::read_locked(InodeNumber ino, std::uint64_t offset,
                                                 std::span<std::byte> out, bool& stale_atime) {
   std::shared_lock lock(mutex_);
+  std::shared_lock data_lock(data_stripe(ino));  // whole overwrites, or none of them
   MetaView view = read_view();
   auto body = [&]() -> Result<std::size_t> {
     PINFS_ASSIGN_OR_RETURN(format::Inode n, inodes_.read(view, ino));
@@ -233,9 +236,54 @@ Result<std::size_t> PmemFileSystem::read_locked(InodeNumber ino, std::uint64_t o
   return r;
 }
 
+std::optional<Result<std::size_t>> PmemFileSystem::overwrite_in_place(
+    InodeNumber ino, std::uint64_t offset, std::span<const std::byte> data, const Caller& caller) {
+  {
+    std::shared_lock lock(mutex_);
+    if (!writable("write", ino).ok()) return std::nullopt;  // the txn path says why
+    MetaView view = read_view();
+    auto n = inodes_.read(view, ino);
+    if (!n.ok() || (n->mode & S_IFMT) != S_IFREG) return std::nullopt;
+    if (offset > n->size || data.size() > n->size - offset) return std::nullopt;
+    // Privileges to remove (remove_privileges) change the inode: txn path.
+    if (n->xattr_block != 0) return std::nullopt;
+    const bool setid = (n->mode & S_ISUID) != 0 ||
+                       (n->mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP);
+    if (setid && caller.uid != 0) return std::nullopt;
+    const std::uint64_t bs = geo_.block_size;
+    const std::uint64_t end = offset + data.size();
+    auto maps = maps_.find(view, *n, offset / bs, div_up(end, bs) - offset / bs);
+    if (!maps.ok()) return std::nullopt;
+    // Every block of the range mapped already: nothing to allocate.
+    std::uint64_t covered = offset / bs;
+    for (const Mapping& m : *maps) {
+      if (m.file_block > covered) return std::nullopt;
+      covered = std::max(covered, m.file_end());
+    }
+    if (covered < div_up(end, bs)) return std::nullopt;
+    std::unique_lock data_lock(data_stripe(ino));
+    for (const Mapping& m : *maps) {
+      std::uint64_t s = std::max(offset, m.file_block * bs);
+      std::uint64_t e = std::min(end, m.file_end() * bs);
+      if (s >= e) continue;
+      std::uint64_t media_off = m.media_block * bs + (s - m.file_block * bs);
+      media_->store(media_off, data.data() + (s - offset), e - s);
+      media_->flush(media_off, e - s);
+    }
+    media_->drain();
+    deferred_.note(ino, n->generation, now());
+  }
+  // Times a second old go back now; the front end's timer covers an idle
+  // file system. The write itself succeeded: a failure to write times back
+  // is a broken file system, which the next change reports.
+  if (deferred_.older_than(std::chrono::seconds(1))) (void)write_back_times();
+  return data.size();
+}
+
 Result<std::size_t> PmemFileSystem::write(InodeNumber ino, std::uint64_t offset,
                                           std::span<const std::byte> data, const Caller& caller) {
   if (data.empty()) return std::size_t{0};
+  if (auto done = overwrite_in_place(ino, offset, data, caller)) return std::move(*done);
   std::unique_lock lock(mutex_);
   PINFS_TRY(writable("write", ino));
   Op op(*this);
@@ -269,14 +317,7 @@ Result<std::size_t> PmemFileSystem::write(InodeNumber ino, std::uint64_t offset,
     Timespec t = now();
     set_time(n.mtime, t);
     set_time(n.ctime, t);
-    // Writing drops set-user-ID (and group-executable set-group-ID) unless
-    // root writes, as Linux's file_remove_privs does.
-    if (caller.uid != 0) {
-      std::uint32_t mode = n.mode;
-      mode &= ~static_cast<std::uint32_t>(S_ISUID);
-      if ((mode & S_IXGRP) != 0) mode &= ~static_cast<std::uint32_t>(S_ISGID);
-      n.mode = mode;
-    }
+    PINFS_TRY(remove_privileges(op, n, caller));
     inodes_.write(op.view, n);
     PINFS_TRY(commit(op));
     return data.size();
@@ -319,7 +360,7 @@ Status PmemFileSystem::truncate_locked(InodeNumber ino, std::uint64_t size) {
 }
 
 Status PmemFileSystem::apply_setattr(Op& op, format::Inode& n, const SetAttr& c,
-                                     bool shrinking) {
+                                     bool shrinking, const Caller& caller) {
   Timespec t = now();
   if (c.size) {
     const std::uint64_t bs = geo_.block_size;
@@ -339,6 +380,8 @@ Status PmemFileSystem::apply_setattr(Op& op, format::Inode& n, const SetAttr& c,
     n.size = *c.size;
     set_time(n.mtime, t);
     set_time(n.ctime, t);
+    // As Linux's do_truncate: even a truncate to the same size.
+    PINFS_TRY(remove_privileges(op, n, caller));
   }
   if (c.mode) n.mode = (n.mode & ~07777u) | (*c.mode & 07777u);
   if (c.uid || c.gid) {
@@ -352,11 +395,17 @@ Status PmemFileSystem::apply_setattr(Op& op, format::Inode& n, const SetAttr& c,
       if ((mode & S_IXGRP) != 0) mode &= ~static_cast<std::uint32_t>(S_ISGID);
       n.mode = mode;
     }
+    if ((n.mode & S_IFMT) != S_IFDIR) PINFS_TRY(remove_capability(op, n));
   }
   if (c.atime_now) set_time(n.atime, t);
   else if (c.atime) set_time(n.atime, *c.atime);
-  if (c.mtime_now) set_time(n.mtime, t);
-  else if (c.mtime) set_time(n.mtime, *c.mtime);
+  if (c.mtime_now) {
+    set_time(n.mtime, t);
+  } else if (c.mtime) {
+    set_time(n.mtime, *c.mtime);
+    // An older overwrite's time must not come back over the one asked for.
+    deferred_.forget(n.ino);
+  }
   set_time(n.ctime, t);
   return ok_status();
 }
@@ -399,7 +448,7 @@ Result<Attr> PmemFileSystem::setattr(InodeNumber ino, const SetAttr& changes,
       if (shrinking) PINFS_TRY(truncate_locked(ino, *changes.size));
       Op op(*this);
       PINFS_ASSIGN_OR_RETURN(format::Inode n, inodes_.read(op.view, ino));
-      PINFS_TRY(apply_setattr(op, n, changes, shrinking));
+      PINFS_TRY(apply_setattr(op, n, changes, shrinking, caller));
       inodes_.write(op.view, n);
       PINFS_TRY(commit(op));
       return to_attr(n);

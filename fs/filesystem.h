@@ -49,6 +49,9 @@ struct Caller {
   pid_t pid = 0;
   uid_t uid = 0;
   gid_t gid = 0;
+  // pid names a thread (what FUSE reports); whoever compares it with a
+  // lease holder's process resolves it first (pin::process_of_thread).
+  bool pid_is_thread = false;
 };
 
 struct Attr {
@@ -267,6 +270,10 @@ class FileSystem {
   virtual Status fallocate(InodeNumber ino, int mode, std::uint64_t offset,
                            std::uint64_t length, const Caller& caller) = 0;
   virtual Status fsync(InodeNumber ino) = 0;
+  // Writes back the times of in-place overwrites still held in memory
+  // (fs/deferred_times.h); fsync and unmount do it too. For close and for a
+  // timer.
+  virtual Status write_back_times() = 0;
 
   virtual Result<std::vector<std::byte>> getxattr(InodeNumber ino, std::string_view name) = 0;
   // flags: 0, XATTR_CREATE, XATTR_REPLACE.

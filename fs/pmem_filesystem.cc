@@ -108,6 +108,7 @@ Attr PmemFileSystem::to_attr(const format::Inode& n) const {
   a.btime = {n.btime.sec, n.btime.nsec};
   a.generation = n.generation;
   a.aligned_policy = (n.flags & format::kInodeFlagAligned) != 0;
+  deferred_.overlay(a);
   return a;
 }
 
@@ -198,6 +199,7 @@ Status PmemFileSystem::unmount() {
     std::unique_lock lock(mutex_);
     if (unmounted_) return ok_status();
   }
+  PINFS_TRY(write_back_times());
   PINFS_TRY(mark_state(format::kStateClean));
   std::unique_lock lock(mutex_);
   unmounted_ = true;
@@ -446,10 +448,42 @@ Status PmemFileSystem::reclaim(InodeNumber ino) {
 }
 
 Status PmemFileSystem::fsync(InodeNumber ino) {
-  // Data and metadata are durable when each call returns.
-  std::shared_lock lock(mutex_);
-  auto inode = inodes_.read(read_view(), ino);
-  if (!inode.ok()) return note(std::move(inode).error());
+  // Data and metadata are durable when each call returns, except the times
+  // of in-place overwrites.
+  {
+    std::shared_lock lock(mutex_);
+    auto inode = inodes_.read(read_view(), ino);
+    if (!inode.ok()) return note(std::move(inode).error());
+  }
+  return write_back_times();
+}
+
+Status PmemFileSystem::write_back_times() {
+  if (deferred_.empty()) return ok_status();
+  std::unique_lock lock(mutex_);
+  // Taken under the exclusive lock: no overwrite can add to them meanwhile.
+  std::vector<DeferredTimes::Entry> entries = deferred_.take_all();
+  if (read_only_ || unmounted_ || broken_.load()) return ok_status();
+  // A few inode records per txn keep each well inside the journal.
+  constexpr std::size_t kPerTxn = 64;
+  for (std::size_t i = 0; i < entries.size(); i += kPerTxn) {
+    Op op(*this);
+    for (std::size_t j = i; j < std::min(entries.size(), i + kPerTxn); ++j) {
+      const DeferredTimes::Entry& e = entries[j];
+      auto n = inodes_.read(op.view, e.ino);
+      // Freed since, or freed and reused: the times are of a file gone.
+      if (!n.ok() || n->generation != e.generation) continue;
+      format::Inode updated = *n;
+      auto raise = [&](format::Time& field, const Timespec& t) {
+        if (t.sec > field.sec.get() || (t.sec == field.sec.get() && t.nsec > field.nsec.get()))
+          set_time(field, t);
+      };
+      raise(updated.mtime, e.mtime);
+      raise(updated.ctime, e.ctime);
+      inodes_.write(op.view, updated);
+    }
+    PINFS_TRY(commit(op));
+  }
   return ok_status();
 }
 

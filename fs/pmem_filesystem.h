@@ -2,8 +2,12 @@
 //
 // Locking (the one lock order of the file system):
 //   LayoutHooks::begin/end_layout_change   -- called with no lock held
-//   mutex_ (shared: reads, acquire; exclusive: anything that stages a txn,
-//           a release that frees)
+//   mutex_ (shared: reads, acquire, in-place overwrites; exclusive:
+//           anything that stages a txn, a release that frees)
+//     data_stripes_[ino % n]                -- data of one file: exclusive for
+//                                              an in-place overwrite (which
+//                                              holds mutex_ shared), shared
+//                                              for a read
 //     open_mutex_                           -- leaf: the open counts
 //     ExtentMaps::mutex_                    -- leaf, inside ExtentMaps
 //     VerifiedRecords::mutex_               -- leaf, inside VerifiedRecords
@@ -16,13 +20,16 @@
 // changes (broken_): the image is left as found for `pinfs check`.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
 
 #include "fs/allocator.h"
+#include "fs/deferred_times.h"
 #include "fs/directory.h"
 #include "fs/extent_map.h"
 #include "fs/filesystem.h"
@@ -42,6 +49,7 @@ inline constexpr std::size_t kFreeBatchExtents = 128;
 // Total bytes of one inode's extended attributes (names, values, headers).
 inline constexpr std::size_t kXattrBlobMaxBytes = kMaxBlobBytes;
 inline constexpr const char* kLayoutXattr = "user.pinfs.layout";
+inline constexpr const char* kCapabilityXattr = "security.capability";
 
 class PmemFileSystem final : public FileSystem {
  public:
@@ -84,6 +92,7 @@ class PmemFileSystem final : public FileSystem {
   Status fallocate(InodeNumber ino, int mode, std::uint64_t offset, std::uint64_t length,
                    const Caller& caller) override;
   Status fsync(InodeNumber ino) override;
+  Status write_back_times() override;
   Result<std::vector<std::byte>> getxattr(InodeNumber ino, std::string_view name) override;
   Status setxattr(InodeNumber ino, std::string_view name, std::span<const std::byte> value,
                   int flags, const Caller& caller) override;
@@ -165,7 +174,14 @@ class PmemFileSystem final : public FileSystem {
   // Data helpers (data_ops.cc).
   Result<std::size_t> read_locked(InodeNumber ino, std::uint64_t offset,
                                   std::span<std::byte> out, bool& stale_atime);
-  static bool atime_is_stale(const format::Inode& inode);
+  bool atime_is_stale(const format::Inode& inode) const;
+  // A write that needs no txn (deferred_times.h), or nullopt for the txn path.
+  std::optional<Result<std::size_t>> overwrite_in_place(InodeNumber ino, std::uint64_t offset,
+                                                        std::span<const std::byte> data,
+                                                        const Caller& caller);
+  std::shared_mutex& data_stripe(InodeNumber ino) const {
+    return data_stripes_[ino % data_stripes_.size()];
+  }
   void touch_atime(InodeNumber ino);
   Status allocate_range(Op& op, format::Inode& inode, std::uint64_t first_block,
                         std::uint64_t end_block, std::uint64_t write_begin,
@@ -180,7 +196,15 @@ class PmemFileSystem final : public FileSystem {
   // Zeroes the kept tail and unmaps all but the last batch of what a
   // shrink to `size` drops (big files take several txns).
   Status truncate_locked(InodeNumber ino, std::uint64_t size);
-  Status apply_setattr(Op& op, format::Inode& inode, const SetAttr& changes, bool shrinking);
+  Status apply_setattr(Op& op, format::Inode& inode, const SetAttr& changes, bool shrinking,
+                       const Caller& caller);
+  // What Linux's file_remove_privs does on write and truncate: set-user-ID
+  // and group-executable set-group-ID go unless root changes the file, and
+  // security.capability goes always. The daemon does it itself because it
+  // asks the kernel for FUSE_HANDLE_KILLPRIV_V2 (docs/mount.md).
+  Status remove_privileges(Op& op, format::Inode& inode, const Caller& caller);
+  // security.capability goes on write, truncate and chown (cap_inode_killpriv).
+  Status remove_capability(Op& op, format::Inode& inode);
   // File blocks [first, end) of the inode, shrunk to whole aligned units
   // where a file unit maps one: what a hole punch may unmap.
   Result<std::pair<std::uint64_t, std::uint64_t>> removable_blocks(Op& op,
@@ -211,6 +235,8 @@ class PmemFileSystem final : public FileSystem {
   // to free it. Lock order: mutex_, then open_mutex_.
   mutable std::mutex open_mutex_;
   std::unordered_map<InodeNumber, std::uint64_t> open_;  // guarded by open_mutex_
+  mutable std::array<std::shared_mutex, 64> data_stripes_;
+  DeferredTimes deferred_;  // own leaf mutex
   std::atomic<LayoutHooks*> hooks_{nullptr};
   std::atomic<bool> broken_{false};
   bool unmounted_ = false;  // guarded by mutex_

@@ -93,6 +93,25 @@ Status PmemFileSystem::store_xattrs(Op& op, format::Inode& n, const Xattrs& xs) 
   return ok_status();
 }
 
+Status PmemFileSystem::remove_capability(Op& op, format::Inode& n) {
+  if (n.xattr_block == 0) return ok_status();  // the common case costs nothing
+  PINFS_ASSIGN_OR_RETURN(Xattrs xs, load_xattrs(op.view, n));
+  auto it = xs.find(kCapabilityXattr);
+  if (it == xs.items.end()) return ok_status();
+  xs.items.erase(it);
+  return store_xattrs(op, n, xs);
+}
+
+Status PmemFileSystem::remove_privileges(Op& op, format::Inode& n, const Caller& caller) {
+  if (caller.uid != 0) {
+    std::uint32_t mode = n.mode;
+    mode &= ~static_cast<std::uint32_t>(S_ISUID);
+    if ((mode & S_IXGRP) != 0) mode &= ~static_cast<std::uint32_t>(S_ISGID);
+    n.mode = mode;
+  }
+  return remove_capability(op, n);
+}
+
 Result<std::vector<std::byte>> PmemFileSystem::getxattr(InodeNumber ino, std::string_view name) {
   PINFS_TRY(check_xattr_name("getxattr", ino, name));
   std::shared_lock lock(mutex_);

@@ -113,7 +113,7 @@ void LeaseManager::queue_event_locked(const Lease& lease, LeaseEventKind kind,
   event.lease_range = lease.range;
   event.ranges.push_back(change.range.intersection(lease.range));
   event.change = change.change.kind;
-  event.requester_pid = change.change.caller.pid;
+  event.requester_pid = change.requester_pid;
   event.deadline = change.deadline;
   event.revoked_pins = std::move(revoked_pins);
   outbox.events.emplace_back(client->second.sink, std::move(event));
@@ -202,7 +202,7 @@ Result<LeaseId> LeaseManager::acquire(const LeaseRequest& request) {
       if (change.range.overlaps(request.range)) {
         return Error(EAGAIN, op, object,
                      std::string("a ") + operation_name(change.change.kind) + " by pid " +
-                         std::to_string(change.change.caller.pid) + " over " +
+                         std::to_string(change.requester_pid) + " over " +
                          pin::format_range(change.range) + " is in progress; try again");
       }
     }
@@ -374,7 +374,7 @@ Result<PinId> LeaseManager::pin_locked(const PinRequest& request) {
     if (change.executing && change.range.overlaps(request.range)) {
       return Error(EAGAIN, "pin", object(),
                    std::string("a ") + operation_name(change.change.kind) + " by pid " +
-                       std::to_string(change.change.caller.pid) + " over " +
+                       std::to_string(change.requester_pid) + " over " +
                        pin::format_range(change.range) + " is in progress; try again");
     }
   }
@@ -529,6 +529,19 @@ LeaseStats LeaseManager::stats() const {
 Status LeaseManager::begin_layout_change(const fs::LayoutChange& request) {
   const ByteRange range = effective_range(request);
   const std::string op = operation_name(request.kind);
+  // The FUSE front end names the calling thread; leases belong to processes.
+  // Finding the process costs a /proc read, so it is done only when the
+  // inode has a lease to compare it with.
+  pid_t requester = request.caller.pid;
+  if (request.caller.pid_is_thread) {
+    bool leased = false;
+    {
+      std::lock_guard peek(mu_);
+      auto it = inodes_.find(request.ino);
+      leased = it != inodes_.end() && !it->second.leases.empty();
+    }
+    if (leased) requester = pin::process_of_thread(requester);
+  }
   Outbox outbox;
   std::unique_lock lock(mu_);
 
@@ -538,6 +551,7 @@ Status LeaseManager::begin_layout_change(const fs::LayoutChange& request) {
     Change change;
     change.id = change_id;
     change.change = request;
+    change.requester_pid = requester;
     change.range = range;
     change.deadline = Clock::now() + std::chrono::milliseconds(options_.lease_break_ms);
     inode->changes.emplace(change_id, std::move(change));
@@ -557,9 +571,9 @@ Status LeaseManager::begin_layout_change(const fs::LayoutChange& request) {
           Lease& lease = leases_.at(id);
           if (object.empty()) object = pin::describe_file(lease.ino, lease.path) + " " + pin::format_range(range);
           // The write-lease holder changes its own layout without breaking it.
-          if (lease.type == LeaseType::write && lease.pid == request.caller.pid) return;
+          if (lease.type == LeaseType::write && lease.pid == requester) return;
           if (lease.type == LeaseType::unbreakable) {
-            if (lease.pid == request.caller.pid) {
+            if (lease.pid == requester) {
               own_unbreakable = &lease;
             } else {
               unbreakable.push_back(&lease);
@@ -571,7 +585,7 @@ Status LeaseManager::begin_layout_change(const fs::LayoutChange& request) {
 
     if (own_unbreakable != nullptr) {
       Error error(EDEADLK, op, object,
-                  "pid " + std::to_string(request.caller.pid) + " holds unbreakable lease " +
+                  "pid " + std::to_string(requester) + " holds unbreakable lease " +
                       std::to_string(own_unbreakable->id) + " over " +
                       pin::format_range(own_unbreakable->range) +
                       " and asked to change that layout itself: a process cannot break its own "

@@ -191,7 +191,8 @@ class LeaseManager final : public fs::LayoutHooks {
   };
   struct Change {
     ChangeId id = 0;
-    fs::LayoutChange change;
+    fs::LayoutChange change;  // as asked: end_layout_change matches it
+    pid_t requester_pid = 0;  // the process behind change.caller
     ByteRange range;
     Clock::time_point deadline;
     bool executing = false;  // past begin_layout_change

@@ -28,4 +28,8 @@ struct ClientIdentity {
 // "pid 4242 ('rdma_app', client 7)": how errors name a holder.
 std::string describe(const ClientIdentity& client);
 
+// The process (thread group) a thread belongs to, from /proc/<tid>/status;
+// the tid itself when the thread is gone (no lease can be its anyway).
+pid_t process_of_thread(pid_t tid);
+
 }  // namespace pinfs::pin

@@ -4,16 +4,45 @@
 #include <fuse3/fuse_lowlevel.h>
 
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <stop_token>
+#include <thread>
 
 #include <fmt/format.h>
 
 #include "fs/fuse/fuse_ops.h"
 
 namespace pinfs::fs {
+namespace {
+
+// The session's I/O: what libfuse does by default, plus a look at INIT
+// (killpriv_v2.h). userdata is the FuseFrontend given to fuse_session_new.
+ssize_t read_request(int fd, void* buf, size_t length, void* userdata) {
+  ssize_t n = ::read(fd, buf, length);
+  if (n > 0) static_cast<FuseFrontend*>(userdata)->killpriv_v2().note_request(buf, static_cast<size_t>(n));
+  return n;
+}
+
+ssize_t write_reply(int fd, struct iovec* iov, int count, void* userdata) {
+  static_cast<FuseFrontend*>(userdata)->killpriv_v2().patch_reply(iov, count);
+  return ::writev(fd, iov, count);
+}
+
+const fuse_custom_io kSessionIo = {
+    .writev = write_reply,
+    .read = read_request,
+    .splice_receive = nullptr,
+    .splice_send = nullptr,
+};
+
+}  // namespace
 
 Result<std::unique_ptr<FuseFrontend>> FuseFrontend::mount(FileSystem& fs,
                                                           const FuseOptions& options) {
@@ -44,6 +73,12 @@ Result<std::unique_ptr<FuseFrontend>> FuseFrontend::mount(FileSystem& fs,
                  "existing directory?)");
   }
   frontend->mounted_ = true;
+  // Same descriptor, our I/O functions. Without them the mount works as
+  // well, only with a GETXATTR before every write.
+  int fd = fuse_session_fd(frontend->session_);
+  if (fuse_session_custom_io(frontend->session_, &kSessionIo, fd) != 0) {
+    return Error(EIO, "mount", options.mountpoint, "fuse_session_custom_io failed");
+  }
   return frontend;
 }
 
@@ -76,6 +111,18 @@ Status FuseFrontend::serve() {
   if (config == nullptr) return Error(ENOMEM, "serve", options_.mountpoint);
   fuse_loop_cfg_set_max_threads(config, options_.max_threads);
   fuse_loop_cfg_set_clone_fd(config, 0);
+  // Times of in-place overwrites reach the media within a second even when
+  // no close, fsync or further write comes (fs/deferred_times.h). A failure
+  // here is a broken file system, which every later change reports.
+  std::jthread write_back([this](std::stop_token stop) {
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mutex);
+    while (!wake.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; }) &&
+           !stop.stop_requested()) {
+      (void)fs_.write_back_times();
+    }
+  });
   int rc = fuse_session_loop_mt(session_, config);
   fuse_loop_cfg_destroy(config);
   // A signal ends the loop with the signal number; that is a clean exit.

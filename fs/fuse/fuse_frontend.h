@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fs/filesystem.h"
+#include "fs/fuse/killpriv_v2.h"
 #include "pinfs/error.h"
 
 struct fuse_session;
@@ -63,6 +64,9 @@ class FuseFrontend {
   // Releases every reference the kernel still held (at unmount).
   void forget_all();
 
+  // The INIT flag libfuse 3.14 cannot ask for (killpriv_v2.h).
+  KillprivV2Request& killpriv_v2() { return killpriv_v2_; }
+
  private:
   FuseFrontend(FileSystem& fs, FuseOptions options) : fs_(fs), options_(std::move(options)) {}
 
@@ -71,6 +75,7 @@ class FuseFrontend {
   fuse_session* session_ = nullptr;
   bool mounted_ = false;
   bool signal_handlers_ = false;
+  KillprivV2Request killpriv_v2_;
 
   std::mutex lookup_mutex_;
   // kernel lookup count per inode; GUARDED_BY(lookup_mutex_)

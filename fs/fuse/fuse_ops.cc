@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <string_view>
 #include <vector>
@@ -36,28 +35,11 @@ Caller caller_of(fuse_req_t req) {
 
 // The kernel's FUSE names the calling *thread*; leases belong to processes.
 // Only layout-changing requests need the process (the EDEADLK rule and a
-// write-lease holder's own changes), so only they pay for the lookup.
-pid_t process_of_thread(pid_t tid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/status", static_cast<int>(tid));
-  FILE* f = std::fopen(path, "re");
-  if (f == nullptr) return tid;  // gone already: no lease can match anyway
-  char line[256];
-  pid_t tgid = tid;
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    int value = 0;
-    if (std::sscanf(line, "Tgid: %d", &value) == 1) {
-      tgid = value;
-      break;
-    }
-  }
-  std::fclose(f);
-  return tgid;
-}
-
+// write-lease holder's own changes), and only when the inode is leased: the
+// lease manager resolves it then.
 Caller layout_caller_of(fuse_req_t req) {
   Caller c = caller_of(req);
-  c.pid = process_of_thread(c.pid);
+  c.pid_is_thread = true;
   return c;
 }
 
@@ -271,12 +253,11 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size, off
   else reply_error(req, r.error());
 }
 
-void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
-  // Writes are durable when they return; nothing is buffered here.
-  fuse_reply_err(req, 0);
+void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+  // The times of in-place overwrites go to the media at close at the latest
+  // (fs/deferred_times.h).
+  reply_status(req, fs_of(req).write_back_times());
 }
-
-void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
 
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
   reply_status(req, fs_of(req).fsync(ino));
@@ -483,7 +464,9 @@ const fuse_lowlevel_ops kOps = [] {
   ops.open = op_open;
   ops.read = op_read;
   ops.write = op_write;
-  ops.flush = op_flush;
+  // No flush: writes are durable when they return and nothing is buffered
+  // here. The first FLUSH is answered ENOSYS by libfuse and the kernel stops
+  // sending them: one round trip less per close().
   ops.release = op_release;
   ops.fsync = op_fsync;
   ops.opendir = op_opendir;

@@ -32,6 +32,55 @@ TEST_F(XattrTest, SetGetListAndRemove) {
   EXPECT_EQ(fs_->listxattr(f)->size(), 2u);
 }
 
+// The FUSE front end asks the kernel to leave privilege removal to the file
+// system (FUSE_HANDLE_KILLPRIV_V2), so these are the file system's, as in
+// Linux's file_remove_privs: security.capability goes on write, truncate and
+// chown, whoever makes them; set-user-ID (and group-executable
+// set-group-ID) on write and truncate unless root makes them.
+TEST_F(XattrTest, WriteTruncateAndChownRemoveTheCapabilityAndKeepOtherXattrs) {
+  InodeNumber f = create(kRootInode, "f");
+  const Caller root{1, 0, 0};
+  auto set_cap = [&] { return fs_->setxattr(f, "security.capability", as_bytes("cap"), 0, root); };
+  ASSERT_OK(fs_->setxattr(f, "user.keep", as_bytes("k"), 0, root));
+
+  ASSERT_OK(set_cap());
+  ASSERT_OK(fs_->write(f, 0, as_bytes("x"), root));
+  EXPECT_ERRNO(fs_->getxattr(f, "security.capability"), ENODATA);  // write
+
+  ASSERT_OK(set_cap());
+  SetAttr truncate;
+  truncate.size = 0;
+  ASSERT_OK(fs_->setattr(f, truncate, root));
+  EXPECT_ERRNO(fs_->getxattr(f, "security.capability"), ENODATA);  // truncate
+
+  ASSERT_OK(set_cap());
+  SetAttr chown;
+  chown.uid = 1000;
+  ASSERT_OK(fs_->setattr(f, chown, root));
+  EXPECT_ERRNO(fs_->getxattr(f, "security.capability"), ENODATA);  // chown
+
+  ASSERT_OK(set_cap());
+  SetAttr chmod;
+  chmod.mode = 0600;
+  ASSERT_OK(fs_->setattr(f, chmod, root));
+  EXPECT_EQ(str(*fs_->getxattr(f, "security.capability")), "cap") << "chmod is no change of content";
+  EXPECT_EQ(str(*fs_->getxattr(f, "user.keep")), "k");
+}
+
+TEST_F(XattrTest, TruncateByAnotherUserDropsSetIdBitsAndRootsKeepsThem) {
+  InodeNumber f = create(kRootInode, "f");
+  ASSERT_OK(fs_->write(f, 0, as_bytes("contents"), caller_));
+  SetAttr setid;
+  setid.mode = 06755;
+  ASSERT_OK(fs_->setattr(f, setid, caller_));
+  SetAttr truncate;
+  truncate.size = 4;
+  ASSERT_OK(fs_->setattr(f, truncate, Caller{1, 0, 0}));
+  EXPECT_EQ(fs_->getattr(f)->mode & 07777, 06755u) << "root's truncate";
+  ASSERT_OK(fs_->setattr(f, truncate, caller_));  // the same size: still a truncate
+  EXPECT_EQ(fs_->getattr(f)->mode & 07777, 0755u);
+}
+
 // pinfs has no POSIX ACLs: accepting system.posix_acl_access as plain bytes
 // would make cp -a skip its chmod and leave the modes it created with.
 TEST_F(XattrTest, PosixAclNamesAreRefusedWithEopnotsupp) {

@@ -7,6 +7,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <string_view>
+
 #include <gtest/gtest.h>
 
 #include "tests/mount/file_io.h"
@@ -182,6 +185,90 @@ TEST_F(PermissionTest, NewEntriesInASetgidDirectoryInheritItsGroup) {
   EXPECT_EQ(stat_of(path("sg/f")).st_gid, 1234u);
   EXPECT_EQ(stat_of(path("sg/d")).st_gid, 1234u);
   EXPECT_TRUE(stat_of(path("sg/d")).st_mode & S_ISGID) << "a subdirectory keeps the setgid bit";
+}
+
+// The daemon, not the kernel, drops privileges (it asks for
+// FUSE_HANDLE_KILLPRIV_V2, docs/mount.md): these fail if it does not.
+TEST_F(PermissionTest, TruncatingASetuidFileAsAnotherUserClearsTheSetIdBits) {
+  const std::string p = path("setid");
+  ASSERT_EQ(write_file(p, "contents"), 0);
+  ASSERT_EQ(chmod(p.c_str(), 06777), 0);
+  ASSERT_EQ(as_nobody([&] { return errno_of(truncate(p.c_str(), 3)); }), 0);
+  EXPECT_EQ(stat_of(p).st_mode & 07777, 0777u) << "a truncate by another user kept the set-id bits";
+  EXPECT_EQ(stat_of(p).st_size, 3);
+
+  // Set-group-ID without group-execute is not a privilege: it stays.
+  ASSERT_EQ(chmod(p.c_str(), 02666), 0);
+  ASSERT_EQ(as_nobody([&] { return errno_of(truncate(p.c_str(), 1)); }), 0);
+  EXPECT_EQ(stat_of(p).st_mode & 07777, 02666u);
+}
+
+// A file capability, as setcap writes it: VFS_CAP_REVISION_2 with the
+// effective flag, CAP_NET_BIND_SERVICE permitted.
+const unsigned char kCapability[20] = {0x01, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00,
+                                       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+
+bool has_capability(const std::string& p) {
+  unsigned char buf[64];
+  return getxattr(p.c_str(), "security.capability", buf, sizeof buf) == sizeof kCapability;
+}
+
+TEST_F(PermissionTest, WritingTruncatingOrChowningAFileRemovesItsCapability) {
+  // As Linux's cap_inode_killpriv: whoever changes the file, root included.
+  const std::string p = path("capable");
+  ASSERT_EQ(write_file(p, "binary"), 0);
+  auto set_capability = [&] {
+    return setxattr(p.c_str(), "security.capability", kCapability, sizeof kCapability, 0);
+  };
+  ASSERT_EQ(set_capability(), 0) << strerror(errno);
+  ASSERT_TRUE(has_capability(p));
+  ASSERT_EQ(write_at(p, 0, "B"), 0);
+  EXPECT_FALSE(has_capability(p)) << "a write kept security.capability";
+
+  ASSERT_EQ(set_capability(), 0);
+  ASSERT_EQ(truncate(p.c_str(), 2), 0);
+  EXPECT_FALSE(has_capability(p)) << "a truncate kept security.capability";
+
+  ASSERT_EQ(set_capability(), 0);
+  ASSERT_EQ(chown(p.c_str(), kNobodyUid, kNobodyGid), 0);
+  EXPECT_FALSE(has_capability(p)) << "a chown kept security.capability";
+
+  // Other attributes stay.
+  ASSERT_EQ(setxattr(p.c_str(), "user.keep", "k", 1, 0), 0);
+  ASSERT_EQ(write_at(p, 0, "b"), 0);
+  char v[4];
+  EXPECT_EQ(getxattr(p.c_str(), "user.keep", v, sizeof v), 1);
+}
+
+// The round trips a write and a close cost: libfuse's request trace
+// (--fuse-debug) counts what the kernel asked.
+class RoundTripTest : public MountTest {
+ protected:
+  MountConfig config() const override {
+    MountConfig c;
+    c.daemon_args = {"--fuse-debug"};
+    return c;
+  }
+  std::size_t count_requests(std::string_view opcode) {
+    const std::string log = fs().daemon_log();
+    const std::string needle = "opcode: " + std::string(opcode) + " (";
+    std::size_t n = 0;
+    for (auto at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) ++n;
+    return n;
+  }
+};
+
+TEST_F(RoundTripTest, WritesDoNotAskForSecurityCapabilityAndClosesDoNotFlush) {
+  const std::string p = path("f");
+  constexpr int kWrites = 20;
+  ASSERT_EQ(write_file(p, ""), 0);
+  for (int i = 0; i < kWrites; ++i) ASSERT_EQ(write_at(p, 4096 * i, "data"), 0);
+  ASSERT_GE(count_requests("WRITE"), std::size_t{kWrites}) << "the trace is not what it counts";
+  // Without FUSE_HANDLE_KILLPRIV_V2 the kernel asks before every write; with
+  // it, once per inode it has in memory.
+  EXPECT_LE(count_requests("GETXATTR"), 2u);
+  // The first FLUSH is answered ENOSYS and the kernel sends no more.
+  EXPECT_LE(count_requests("FLUSH"), 1u);
 }
 
 }  // namespace
