@@ -236,6 +236,20 @@ Result<std::size_t> PmemFileSystem::read_locked(InodeNumber ino, std::uint64_t o
   return r;
 }
 
+void PmemFileSystem::store_mapped(const std::vector<Mapping>& maps, std::uint64_t offset,
+                                  std::span<const std::byte> data) {
+  const std::uint64_t bs = geo_.block_size;
+  const std::uint64_t end = offset + data.size();
+  for (const Mapping& m : maps) {
+    std::uint64_t s = std::max(offset, m.file_block * bs);
+    std::uint64_t e = std::min(end, m.file_end() * bs);
+    if (s >= e) continue;
+    std::uint64_t media_off = m.media_block * bs + (s - m.file_block * bs);
+    media_->store(media_off, data.data() + (s - offset), e - s);
+    media_->flush(media_off, e - s);
+  }
+}
+
 std::optional<Result<std::size_t>> PmemFileSystem::overwrite_in_place(
     InodeNumber ino, std::uint64_t offset, std::span<const std::byte> data, const Caller& caller) {
   {
@@ -262,14 +276,7 @@ std::optional<Result<std::size_t>> PmemFileSystem::overwrite_in_place(
     }
     if (covered < div_up(end, bs)) return std::nullopt;
     std::unique_lock data_lock(data_stripe(ino));
-    for (const Mapping& m : *maps) {
-      std::uint64_t s = std::max(offset, m.file_block * bs);
-      std::uint64_t e = std::min(end, m.file_end() * bs);
-      if (s >= e) continue;
-      std::uint64_t media_off = m.media_block * bs + (s - m.file_block * bs);
-      media_->store(media_off, data.data() + (s - offset), e - s);
-      media_->flush(media_off, e - s);
-    }
+    store_mapped(*maps, offset, data);
     media_->drain();
     deferred_.note(ino, n->generation, now());
   }
@@ -302,14 +309,7 @@ Result<std::size_t> PmemFileSystem::write(InodeNumber ino, std::uint64_t offset,
     PINFS_TRY(allocate_range(op, n, offset / bs, div_up(end, bs), offset, end));
     PINFS_ASSIGN_OR_RETURN(auto maps, maps_.find(op.view, n, offset / bs,
                                                  div_up(end, bs) - offset / bs));
-    for (const Mapping& m : maps) {
-      std::uint64_t s = std::max(offset, m.file_block * bs);
-      std::uint64_t e = std::min(end, m.file_end() * bs);
-      if (s >= e) continue;
-      std::uint64_t media_off = m.media_block * bs + (s - m.file_block * bs);
-      media_->store(media_off, data.data() + (s - offset), e - s);
-      media_->flush(media_off, e - s);
-    }
+    store_mapped(maps, offset, data);
     // The data (and the zeroed rest of new blocks) is durable before the txn
     // that maps the blocks or grows the size.
     media_->drain();

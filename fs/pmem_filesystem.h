@@ -179,6 +179,10 @@ class PmemFileSystem final : public FileSystem {
   std::optional<Result<std::size_t>> overwrite_in_place(InodeNumber ino, std::uint64_t offset,
                                                         std::span<const std::byte> data,
                                                         const Caller& caller);
+  // Stores and flushes data at file offset `offset` into the mapped blocks
+  // (no drain).
+  void store_mapped(const std::vector<Mapping>& maps, std::uint64_t offset,
+                    std::span<const std::byte> data);
   std::shared_mutex& data_stripe(InodeNumber ino) const {
     return data_stripes_[ino % data_stripes_.size()];
   }

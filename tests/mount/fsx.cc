@@ -151,6 +151,20 @@ void on_sigbus(int) {
   raise(SIGBUS);
 }
 
+// memcpy to or from a mapping; false if it raised SIGBUS. Its own frame,
+// without objects to destroy, so nothing live across sigsetjmp can be
+// clobbered by the jump back.
+[[gnu::noinline]] bool copy_catching_sigbus(void* dst, const void* src, std::size_t len) {
+  if (sigsetjmp(g_sigbus_jump, 1) != 0) {
+    g_in_mapping = 0;
+    return false;
+  }
+  g_in_mapping = 1;
+  std::memcpy(dst, src, len);
+  g_in_mapping = 0;
+  return true;
+}
+
 class Exerciser {
  public:
   explicit Exerciser(Options o) : o_(std::move(o)), rng_(o_.seed) {}
@@ -434,16 +448,13 @@ class Exerciser {
     m.base = mmap(nullptr, m.length, PROT_READ, MAP_SHARED, fd_, static_cast<off_t>(page_off));
     if (m.base == MAP_FAILED) return syscall_failed("mmap(PROT_READ, MAP_SHARED)", off, len);
     std::vector<unsigned char> buf(len);
-    if (sigsetjmp(g_sigbus_jump, 1) != 0) {
-      g_in_mapping = 0;
+    if (!copy_catching_sigbus(buf.data(), static_cast<unsigned char*>(m.base) + (off - page_off),
+                              len)) {
       std::fprintf(stderr, "fsx: op %" PRIu64 ": SIGBUS reading the mapping at 0x%" PRIx64
                    " length 0x%" PRIx64 " (model size 0x%zx)\n",
                    number_, off, len, model_.size());
       return false;
     }
-    g_in_mapping = 1;
-    std::memcpy(buf.data(), static_cast<unsigned char*>(m.base) + (off - page_off), len);
-    g_in_mapping = 0;
     return compare("mapread", off, buf.data(), len, len);
   }
 
@@ -456,16 +467,13 @@ class Exerciser {
     if (m.base == MAP_FAILED) return syscall_failed("mmap(PROT_WRITE, MAP_SHARED)", off, len);
     std::vector<unsigned char> buf(len);
     fill(buf, off);
-    if (sigsetjmp(g_sigbus_jump, 1) != 0) {
-      g_in_mapping = 0;
+    if (!copy_catching_sigbus(static_cast<unsigned char*>(m.base) + (off - page_off), buf.data(),
+                              len)) {
       std::fprintf(stderr, "fsx: op %" PRIu64 ": SIGBUS writing the mapping at 0x%" PRIx64
                    " length 0x%" PRIx64 " (model size 0x%zx)\n",
                    number_, off, len, model_.size());
       return false;
     }
-    g_in_mapping = 1;
-    std::memcpy(static_cast<unsigned char*>(m.base) + (off - page_off), buf.data(), len);
-    g_in_mapping = 0;
     if (msync(m.base, m.length, MS_SYNC) != 0) return syscall_failed("msync(MS_SYNC)", off, len);
     std::copy(buf.begin(), buf.end(), model_.begin() + static_cast<std::ptrdiff_t>(off));
     return true;
