@@ -106,7 +106,6 @@ Status Journal::commit(Txn& txn) {
   // 1. payload and header.
   std::uint64_t payload_offset = g_.journal_offset + g_.block_size;
   media_.store(payload_offset, payload.data(), payload.size());
-  media_.flush(payload_offset, payload.size());
   format::JournalHeader header{};
   header.kind = format::kKindJournalHeader;
   header.seq = seq;
@@ -116,7 +115,10 @@ Status Journal::commit(Txn& txn) {
   seal_record(std::as_writable_bytes(std::span(&header, 1)), format::kKindJournalHeader,
               g_.journal_offset, g_.seed);
   media_.store(g_.journal_offset, &header, sizeof header);
-  media_.flush(g_.journal_offset, sizeof header);
+  // One flush for both where they are near (an msync on a pool file).
+  std::vector<Range> logged = {{payload_offset, payload.size()},
+                               {g_.journal_offset, sizeof header}};
+  flush_ranges(media_, logged);
   media_.drain();
   // 2. the commit record.
   format::JournalCommit commit{};
