@@ -529,23 +529,17 @@ LeaseStats LeaseManager::stats() const {
 Status LeaseManager::begin_layout_change(const fs::LayoutChange& request) {
   const ByteRange range = effective_range(request);
   const std::string op = operation_name(request.kind);
-  // The FUSE front end names the calling thread; leases belong to processes.
-  // Finding the process costs a /proc read, so it is done only when the
-  // inode has a lease to compare it with.
-  pid_t requester = request.caller.pid;
-  if (request.caller.pid_is_thread) {
-    bool leased = false;
-    {
-      std::lock_guard peek(mu_);
-      auto it = inodes_.find(request.ino);
-      leased = it != inodes_.end() && !it->second.leases.empty();
-    }
-    if (leased) requester = pin::process_of_thread(requester);
-  }
   Outbox outbox;
   std::unique_lock lock(mu_);
 
   InodeState* inode = &inode_locked(request.ino);
+  // The FUSE front end names the calling thread; leases belong to processes.
+  // Finding the process costs a /proc read, so it is done only when the
+  // inode has a lease to compare it with (decided under the lock, so a lease
+  // granted meanwhile cannot be missed).
+  const pid_t requester = request.caller.pid_is_thread && !inode->leases.empty()
+                              ? pin::process_of_thread(request.caller.pid)
+                              : request.caller.pid;
   const ChangeId change_id = next_change_id_++;
   {
     Change change;
