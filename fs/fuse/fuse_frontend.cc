@@ -73,8 +73,8 @@ Result<std::unique_ptr<FuseFrontend>> FuseFrontend::mount(FileSystem& fs,
                  "existing directory?)");
   }
   frontend->mounted_ = true;
-  // Same descriptor, our I/O functions. Without them the mount works as
-  // well, only with a GETXATTR before every write.
+  // Same descriptor, our I/O functions (killpriv_v2.h). libfuse refuses
+  // only a null function or descriptor, or when out of memory.
   int fd = fuse_session_fd(frontend->session_);
   if (fuse_session_custom_io(frontend->session_, &kSessionIo, fd) != 0) {
     return Error(EIO, "mount", options.mountpoint, "fuse_session_custom_io failed");
